@@ -1,0 +1,32 @@
+# The two commands in the README: `make tour` and `make test`.
+# Each sets everything up from nothing (a virtualenv in .venv) and runs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= results
+
+.PHONY: setup tour test test-fast lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[all]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+tour: setup
+	$(BIN)/simcache tour --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: setup
+	$(BIN)/ruff check simcache tests models experiments benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
