@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"simcache.cli.{name}")
+        try:
+            module = importlib.import_module(f"simcache.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"simcache.cli.{name}":
+                raise
+            continue  # a subcommand not installed in this build
         module.register(sub)
     return parser
 
