@@ -1,0 +1,159 @@
+"""Argument helpers shared by the subcommands: trace sources, lists, ``k=v`` params, tables, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from simcache.errors import UsageError
+from simcache.policies.base import coerce_param, policy_class, policy_params
+from simcache.traces.base import TraceSource
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make a subcommand parser report argument errors as one line (``simcache CMD: error: ...``), exit 2.
+
+    argparse prints the whole usage block first; users of the other errors get
+    one line, so these match. Unknown arguments are reported by the subcommand
+    too, rather than by the top-level parser.
+    """
+
+    def error(message: str) -> NoReturn:
+        print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+    original = parser.parse_known_args
+
+    def parse_known_args(args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        ns, extras = original(args, namespace)
+        if extras:
+            error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    return parser
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    """Add ``--trace PATH [--format F]`` or ``--synthetic KIND --alpha --objects --requests --seed``."""
+    g = p.add_argument_group("trace (one of --trace or --synthetic)")
+    g.add_argument("--trace", metavar="PATH", help="trace file to replay (oracleGeneral, LIRS text, cache2k, csv...; "
+                   ".gz/.xz/.zst are decompressed on the fly)")
+    g.add_argument("--format", metavar="F", help="trace format; detected from the file name and contents when omitted")
+    g.add_argument("--synthetic", metavar="KIND", help="generate requests instead: zipf, uniform or hotspot")
+    g.add_argument("--alpha", type=float, metavar="A", help="Zipf exponent (for --synthetic zipf)")
+    g.add_argument("--objects", type=int, metavar="N", help="distinct objects of the synthetic workload")
+    g.add_argument("--requests", type=int, metavar="M", help="requests of the synthetic workload")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic workload and of randomised "
+                   "policies (default 0)")
+
+
+def source_from_namespace(args: argparse.Namespace) -> TraceSource:
+    """The trace source the ``add_source_args`` flags describe."""
+    from simcache.replay import source_from_args
+
+    if args.trace is not None and args.synthetic is not None:
+        raise UsageError("give either --trace or --synthetic, not both")
+    if args.trace is not None:
+        stray = [f for f, v in (("--alpha", args.alpha), ("--objects", args.objects), ("--requests", args.requests))
+                 if v is not None]
+        if stray:
+            raise UsageError(f"{', '.join(stray)} only apply to --synthetic")
+    return source_from_args(trace=args.trace, format=args.format, synthetic=args.synthetic, alpha=args.alpha,
+                            objects=args.objects, requests=args.requests, seed=args.seed)
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """Split ``"a,b,c"`` into items; an empty item is an error naming ``what``."""
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise UsageError(f"bad {what} list {text!r}: empty item")
+    return items
+
+
+def parse_policies(text: str) -> list[str]:
+    """A comma-separated list of registered policy names (``all`` for every one)."""
+    from simcache.policies import policy_names
+
+    if text.strip() == "all":
+        return policy_names()
+    names = split_list(text, "policy")
+    for name in names:
+        policy_class(name)
+    return names
+
+
+def parse_params(policies: Sequence[str], items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """Turn ``k=v`` (or ``policy.k=v``) strings into per-policy typed parameters.
+
+    A parameter applies to every selected policy that has it, converted to
+    that policy's type; one that no selected policy has is an error.
+    """
+    out: dict[str, dict[str, Any]] = {p: {} for p in policies}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"bad --param {item!r}: expected k=v or policy.k=v")
+        if "." in key:
+            pol, _, k = key.partition(".")
+            if pol not in out:
+                raise UsageError(f"--param {item!r} names policy {pol!r}, which is not selected ({', '.join(policies)})")
+            targets = [pol]
+            if k not in policy_params(pol):
+                raise UsageError(f"policy {pol!r} has no parameter {k!r}; valid parameters: "
+                                 f"{', '.join(policy_params(pol)) or 'none'}")
+        else:
+            k = key
+            targets = [p for p in policies if k in policy_params(p)]
+            if not targets:
+                listing = "; ".join(f"{p}: {', '.join(policy_params(p)) or 'none'}" for p in policies)
+                raise UsageError(f"no selected policy has a parameter {k!r} (valid parameters: {listing})")
+        for p in targets:
+            out[p][k] = coerce_param(p, k, text.strip())
+    return out
+
+
+def check_warmup(value: float) -> float:
+    """A warm-up fraction in [0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise UsageError(f"--warmup must be a fraction in [0, 1), got {value:g}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a float (the range is checked later so the message names the flag)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                 formats: Mapping[str, str] | None = None) -> str:
+    """An aligned text table: numbers right-aligned, text left-aligned."""
+    formats = formats or {}
+    cells = [[_cell(row.get(c), formats.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row.get(c), (int, float)) for row in rows) for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+
+    out = [line(columns), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(s.rstrip() for s in out)
+
+
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None:
+        return ""
+    if fmt is not None:
+        return format(value, fmt)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,72 @@
+"""``simcache plot``: draw figures (PNG and SVG) from a sweep's results folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simcache.errors import UsageError
+from simcache.sweeps.spec import FIGURE_KINDS, FigureSpec
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "plot", help="draw figures from a sweep's results folder",
+        description="Draw the figures a sweep names (or one given with --x/--y) from a results folder written by "
+        "simcache sweep: metric vs parameter with 95%% confidence bands, one line per --hue value; bar charts "
+        "with error bars; miss-ratio curves. Writes PNG and SVG.")
+    p.add_argument("folder", metavar="DIR", help="results folder (holds metadata.json and summary.csv)")
+    p.add_argument("--kind", choices=FIGURE_KINDS, default=None, help="figure kind (default: line)")
+    p.add_argument("--x", default=None, help="parameter on the x axis (default: the first grid axis)")
+    p.add_argument("--y", default=None, help="metric on the y axis (default: every metric of the sweep's figures)")
+    p.add_argument("--hue", default=None, help="parameter giving one line per value (default: the second axis)")
+    p.add_argument("--logx", action="store_true", help="log-scaled x axis")
+    p.add_argument("--logy", action="store_true", help="log-scaled y axis")
+    p.add_argument("--out", default=None, metavar="DIR", help="where figures go (default: DIR/figures)")
+    p.add_argument("--json", action="store_true", help="print the written files as JSON")
+    p.set_defaults(func=run)
+
+
+def figures_for(args: argparse.Namespace, spec, summary) -> list[FigureSpec]:  # type: ignore[no-untyped-def]
+    """The figures to draw: the ones asked for on the command line, else the sweep's, else a default."""
+    axes = spec.axes
+    metrics = list(dict.fromkeys(summary["metric"])) if "metric" in summary else []
+    for name, value, allowed, what in (("--x", args.x, axes, "grid axis"), ("--hue", args.hue, axes, "grid axis"),
+                                       ("--y", args.y, metrics, "metric")):
+        if value is not None and value not in allowed:
+            raise UsageError(f"{name}: {value!r} is not a {what} of this sweep; valid: {', '.join(allowed) or 'none'}")
+    if args.x or args.y or args.kind:
+        if not axes:
+            raise UsageError(f"{args.folder}: the sweep has no grid axis to plot against")
+        x = args.x or axes[0]
+        hue = args.hue if args.hue is not None else next((a for a in axes if a != x), None)
+        ys = [args.y] if args.y else [f.y for f in spec.figures] or metrics[:1]
+        return [FigureSpec(kind=args.kind or "line", x=x, y=y, hue=hue, logx=args.logx, logy=args.logy) for y in ys]
+    if spec.figures:
+        return list(spec.figures)
+    if not axes or not metrics:
+        raise UsageError(f"{args.folder}: nothing to plot (no grid axis or no numeric metric)")
+    hue = next((a for a in axes if a != axes[0]), None)
+    return [FigureSpec(kind="line", x=axes[0], y=m, hue=hue) for m in metrics[:4]]
+
+
+def run(args: argparse.Namespace) -> int:
+    from simcache.plots import draw_figure, save_figure
+    from simcache.sweeps.run import load_results
+
+    spec, _runs, summary = load_results(args.folder)
+    out = Path(args.out) if args.out else Path(args.folder) / "figures"
+    written: list[Path] = []
+    for f in figures_for(args, spec, summary):
+        try:
+            fig = draw_figure(summary, f.kind, f.x, f.y, f.hue, logx=f.logx, logy=f.logy, title=f.title)
+        except (ValueError, KeyError) as err:
+            raise UsageError(f"{args.folder}: cannot draw {f.name}: {err}") from None
+        written += save_figure(fig, out / f.name)
+    if args.json:
+        print(json.dumps([str(p) for p in written]))
+    else:
+        for p in written:
+            print(p)
+    return 0

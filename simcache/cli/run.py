@@ -1,0 +1,74 @@
+"""``simcache run NAME``: run one model and print its summary."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simcache.catalog import get_model, run_model
+from simcache.errors import UsageError
+from simcache.sim.metrics import to_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run a simulation model and print its summary",
+                       description="Run a model from the catalogue (see `simcache models`) and print a summary: "
+                       "simulated requests, throughput, per-tier hit ratios, latency percentiles, DB load, errors.")
+    p.add_argument("name", help="model name")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a model parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--duration", type=float, default=None, help="simulated seconds (the model's duration parameter)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def parse_sets(sets: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a malformed item is a usage error."""
+    out: dict[str, str] = {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = get_model(args.name)
+    params: dict[str, Any] = parse_sets(args.sets)
+    if args.duration is not None:
+        if "duration" not in spec.param_types():
+            raise UsageError(f"model {args.name!r} has no duration parameter")
+        if args.duration <= 0:
+            raise UsageError(f"--duration must be > 0, got {args.duration}")
+        params["duration"] = args.duration
+    summary = run_model(args.name, params, args.seed)
+    if args.json:
+        print(to_json(summary))
+        return 0
+    print(format_summary(summary))
+    return 0
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """Human-readable summary: headline numbers, then nested sections."""
+    lines = [f"model {s.get('model')}  seed {s.get('seed')}  wall {s.get('wall_seconds', 0):.2f} s"]
+    head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
+            "stale_reads", "dirty_reads", "writes_lost"]
+    for k in head:
+        if k in s and s[k] is not None:
+            v = s[k]
+            lines.append(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
+    for section in ("hit_ratio", "latency_ms", "latency", "read_latency_ms", "write_latency_ms", "db", "outcomes",
+                    "errors"):
+        d = s.get(section)
+        if isinstance(d, dict) and d:
+            vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+            lines.append(f"  {section:<22} {vals}")
+    tiers = s.get("tiers")
+    if isinstance(tiers, dict):
+        for name, d in tiers.items():
+            vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+            lines.append(f"  tier {name:<17} {vals}")
+    return "\n".join(lines)

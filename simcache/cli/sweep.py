@@ -1,0 +1,84 @@
+"""``simcache sweep``: run a sweep file (grid × replications) serially, on all cores, or on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from simcache.sweeps.executors import EXECUTORS
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "sweep", help="run a parameter sweep (grid × replications) and tabulate it",
+        description="Run every point × replication of a sweep file, in parallel, storing each finished run at "
+        "once: a sweep stopped at any moment and started again computes only the missing runs. Writes runs.csv, "
+        "summary.csv (mean and 95%% CI per point), metadata.json and the sweep's figures. Exit status 1 when "
+        "some runs failed, 2 for a bad sweep file or argument.")
+    p.add_argument("file", metavar="FILE", help="sweep file (TOML), e.g. experiments/smoke.toml")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="serial: this process; local: a process pool on all cores (default); dask: a Dask cluster")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="processes (local) or local Dask workers (default: all cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: results/NAME)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures the sweep names")
+    p.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size, run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object describing the outcome")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from simcache.sweeps.run import run_sweep
+    from simcache.sweeps.spec import load_sweep
+
+    spec = load_sweep(args.file)
+    if args.dry_run:
+        spec.validate()
+        n_points = len(spec.points())
+        info = {"name": spec.name, "target": spec.target, "points": n_points, "replications": spec.replications,
+                "runs": n_points * spec.replications, "axes": spec.axes}
+        print(json.dumps(info) if args.json else
+              f"sweep {spec.name}: target {spec.target}, {n_points} points × {spec.replications} replications "
+              f"= {n_points * spec.replications} runs over {', '.join(spec.axes) or 'no axes'}")
+        return 0
+    if args.scheduler and args.executor != "dask":
+        args.executor = "dask"  # naming a scheduler only makes sense for Dask
+    result = run_sweep(spec, args.executor, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                       progress=not (args.quiet or args.json), retry_failed=args.retry_failed,
+                       figures=not args.no_figures)
+    out = result.out
+    files = [out / "runs.csv", out / "summary.csv", out / "metadata.json", *result.figures]
+    if args.json:
+        print(json.dumps({
+            "name": spec.name, "out": str(out), "runs": len(result.runs), "computed": result.computed,
+            "reused": result.reused, "failed": len(result.failures), "wall_seconds": result.wall_seconds,
+            "failures": result.failure_lines(limit=len(result.failures)), "files": [str(f) for f in files],
+        }))
+    else:
+        print(f"sweep {spec.name}: {len(result.runs)} runs ({result.computed} computed, {result.reused} kept from "
+              f"before) in {result.wall_seconds:.1f} s, {len(result.failures)} failed")
+        print(f"results in {out}/: runs.csv, summary.csv, metadata.json"
+              + (f", {len(result.figures)} figure files" if result.figures else ""))
+    for line in result.metadata.get("figures_skipped", []):
+        print(f"simcache sweep: figure not drawn: {line}", file=sys.stderr)
+    if result.failures:
+        print(f"simcache sweep: {len(result.failures)} of {len(result.runs)} runs failed:", file=sys.stderr)
+        for line in result.failure_lines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0

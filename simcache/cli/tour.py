@@ -1,0 +1,399 @@
+"""``simcache tour``: compare every eviction policy on synthetic and real traces, with theory and figures.
+
+The tour is a list of small steps (:data:`STEPS`) sharing one :class:`Tour`
+state: replay the synthetic Zipf workloads, replay each real trace found in
+``../shared/traces``, compute the analytic Che/FIFO predictions, then write
+the tidy tables and the figures and print a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simcache.cli._common import one_line_errors
+from simcache.errors import SimcacheError, UsageError
+from simcache.replay import ENGINES, replay, resolve_sizes, trace_stats
+from simcache.traces.base import Chunk, TraceSource
+
+#: the real traces of ../shared/traces the tour replays when present
+REAL_TRACES = (
+    "lirs_multi2.trace.gz",
+    "lirs_sprite.trace.gz",
+    "lirs_loop.trace.gz",
+    "lirs_2_pools.trace.gz",
+    "lirs_ps.trace.gz",
+    "lirs_zigzag.trace.gz",
+    "cache2k_web07.trace.xz",
+    "cloudphysics_io.oracleGeneral.bin",
+)
+#: the offline optimum: shown as the bound, never as a contender
+BOUND = "belady"
+CSV_COLUMNS = ["trace", "policy", "size", "size_fraction", "requests", "hits", "misses", "miss_ratio",
+               "byte_miss_ratio", "seconds", "engine", "offline"]
+THEORY_COLUMNS = ["trace", "policy", "model", "size", "size_fraction", "hit_ratio", "miss_ratio"]
+
+
+@dataclass(frozen=True)
+class TourConfig:
+    """What the tour replays.
+
+    Attributes:
+        out: output folder.
+        alphas: Zipf exponents of the synthetic workloads.
+        objects: distinct objects of the synthetic workloads.
+        requests: requests of each synthetic workload.
+        fractions: cache sizes as fractions of the distinct objects.
+        real_limit: replay at most this many requests of each real trace (None: all).
+        real_traces: names of the real traces to look for.
+        engine: replay engine (auto, fast, reference).
+        seed: root seed.
+        jobs: worker processes (1: replay in this process).
+    """
+
+    out: Path
+    alphas: tuple[float, ...] = (0.8, 1.0)
+    objects: int = 100_000
+    requests: int = 1_000_000
+    fractions: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1)
+    real_limit: int | None = None
+    real_traces: tuple[str, ...] = REAL_TRACES
+    engine: str = "auto"
+    seed: int = 0
+    jobs: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.alphas or any(a < 0 for a in self.alphas):
+            raise UsageError(f"alphas must be a non-empty list of exponents >= 0, got {self.alphas}")
+        if self.objects < 1 or self.requests < 1:
+            raise UsageError(f"objects and requests must be >= 1, got {self.objects} and {self.requests}")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise UsageError(f"fractions must be in (0, 1], got {self.fractions}")
+        if self.jobs < 1:
+            raise UsageError(f"jobs must be >= 1, got {self.jobs}")
+        if self.engine not in ENGINES:
+            raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+
+    @classmethod
+    def quick(cls, out: Path, engine: str = "auto", jobs: int = 1) -> TourConfig:
+        """A small tour (seconds, not minutes): smaller workloads, two sizes, the first requests of two traces."""
+        return cls(out=out, objects=2_000, requests=20_000, fractions=(0.01, 0.1), real_limit=10_000,
+                   real_traces=("lirs_multi2.trace.gz", "cloudphysics_io.oracleGeneral.bin"), engine=engine,
+                   jobs=jobs)
+
+
+@dataclass(frozen=True)
+class SourceRecipe:
+    """How to open one tour trace (picklable, so worker processes can open it themselves).
+
+    Attributes:
+        alpha: Zipf exponent of a synthetic workload (None for a file).
+        objects: synthetic catalogue size.
+        requests: synthetic trace length.
+        seed: synthetic seed.
+        path: trace file (None for a synthetic workload).
+        limit: replay only the first ``limit`` requests of the file.
+    """
+
+    alpha: float | None = None
+    objects: int = 0
+    requests: int = 0
+    seed: int = 0
+    path: str | None = None
+    limit: int | None = None
+
+    def open(self) -> TraceSource:
+        """A fresh source over the trace."""
+        if self.path is None:
+            from simcache.replay import source_from_args
+
+            return source_from_args(synthetic="zipf", alpha=self.alpha, objects=self.objects, requests=self.requests,
+                                    seed=self.seed)
+        from simcache.traces import open_trace
+
+        src: TraceSource = open_trace(self.path)
+        return _Head(src, self.limit) if self.limit is not None else src
+
+
+@dataclass
+class Workload:
+    """One trace of the tour and what was learnt about it."""
+
+    name: str
+    recipe: SourceRecipe
+    distinct: int
+    sizes: list[int]
+    alpha: float | None = None
+    mrc: tuple[Any, Any] | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Tour:
+    """State the steps share."""
+
+    config: TourConfig
+    policies: list[str]
+    workloads: list[Workload] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    theory: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    log: Callable[[str], None] = print
+
+
+class _Head:
+    """The first ``limit`` requests of a source."""
+
+    def __init__(self, source: TraceSource, limit: int) -> None:
+        self.source, self.limit = source, limit
+        self.name = source.name
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        left = self.limit
+        for chunk in self.source.iter_chunks():
+            if left <= 0:
+                return
+            if len(chunk) > left:
+                chunk = Chunk(*(None if a is None else a[:left] for a in
+                                (chunk.ids, chunk.sizes, chunk.times, chunk.next_access, chunk.ops)))
+            left -= len(chunk)
+            yield chunk
+
+
+def find_traces_dir() -> Path | None:
+    """``../shared/traces`` relative to the project root, else to the current folder."""
+    import simcache
+
+    root = Path(simcache.__file__).resolve().parent.parent
+    for base in (root, Path.cwd()):
+        candidate = (base / ".." / "shared" / "traces").resolve()
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+# ------------------------------------------------------------------ steps
+def _add_workload(tour: Tour, name: str, recipe: SourceRecipe, alpha: float | None = None) -> Workload:
+    stats = trace_stats(recipe.open())
+    sizes = sorted(set(resolve_sizes([f"{100 * f:g}%" for f in tour.config.fractions], stats.distinct)))
+    w = Workload(name, recipe, stats.distinct, sizes, alpha)
+    tour.workloads.append(w)
+    tour.log(f"  {name}: {stats.requests:,} requests over {stats.distinct:,} objects")
+    return w
+
+
+def step_synthetic(tour: Tour) -> None:
+    """Add the synthetic Zipf workloads."""
+    c = tour.config
+    tour.log(f"synthetic Zipf workloads ({c.objects:,} objects, {c.requests:,} requests):")
+    for alpha in c.alphas:
+        _add_workload(tour, f"zipf{alpha:.1f}", SourceRecipe(alpha, c.objects, c.requests, c.seed), alpha)
+
+
+def step_real_traces(tour: Tour) -> None:
+    """Add each real trace found in ../shared/traces."""
+    folder = find_traces_dir()
+    tour.log("real traces" + (f" ({folder}):" if folder else ":"))
+    for name in tour.config.real_traces:
+        path = folder / name if folder else None
+        if path is None or not path.is_file():
+            tour.log(f"  skipped: {name} not found (looked for ../shared/traces from the project root and from here)")
+            continue
+        try:
+            _add_workload(tour, name.split(".")[0], SourceRecipe(path=str(path), limit=tour.config.real_limit))
+        except SimcacheError as err:
+            tour.log(f"  skipped: {name}: {err}")
+
+
+def _replay_task(recipe: SourceRecipe, policies: list[str], sizes: list[int], engine: str,
+                 seed: int) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in replay(recipe.open(), policies, sizes, engine=engine, seed=seed)]
+
+
+def _mrc_task(recipe: SourceRecipe) -> tuple[Any, Any] | None:
+    try:
+        from simcache.mrc import exact_lru_mrc
+    except ImportError:
+        return None
+    return exact_lru_mrc(recipe.open(), bytes_mode=False)
+
+
+def step_replay(tour: Tour) -> None:
+    """Replay every policy at every size on every workload (one task per workload and policy), and each exact MRC."""
+    c = tour.config
+    t0 = time.perf_counter()
+    tasks = [(w, [p]) for w in tour.workloads for p in tour.policies]
+    pool = ProcessPoolExecutor(c.jobs, mp_context=multiprocessing.get_context("spawn")) if c.jobs > 1 else None
+    try:
+        def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+            if pool is not None:
+                return pool.submit(fn, *args)
+            done: Future[Any] = Future()
+            done.set_result(fn(*args))
+            return done
+
+        # the longest tasks first keeps both cores busy to the end
+        tasks.sort(key=lambda t: -t[0].recipe.requests)
+        futures = [(w, submit(_replay_task, w.recipe, ps, w.sizes, c.engine, c.seed)) for w, ps in tasks]
+        mrcs = [(w, submit(_mrc_task, w.recipe)) for w in tour.workloads]
+        by_name: dict[str, list[dict[str, Any]]] = {w.name: [] for w in tour.workloads}
+        for w, fut in futures:
+            by_name[w.name].extend(fut.result())
+        for w, fut in mrcs:
+            w.mrc = fut.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    order = {p: i for i, p in enumerate(tour.policies)}
+    for w in tour.workloads:
+        for r in sorted(by_name[w.name], key=lambda r: (order[r["policy"]], r["size"])):
+            tour.rows.append({
+                "trace": w.name, "policy": r["policy"], "size": r["size"], "size_fraction": r["size"] / w.distinct,
+                "requests": r["requests"], "hits": r["hits"], "misses": r["misses"], "miss_ratio": r["miss_ratio"],
+                "byte_miss_ratio": r["byte_miss_ratio"], "seconds": r["seconds"], "engine": r["engine"],
+                "offline": r["policy"] == BOUND,
+            })
+    engines = sorted({r["engine"] for r in tour.rows})
+    tour.log(f"replayed {len(tour.rows)} (trace, policy, size) cells on {c.jobs} process(es) in "
+             f"{time.perf_counter() - t0:.1f} s (engines: {', '.join(engines)})")
+
+
+def step_theory(tour: Tour) -> None:
+    """Che (LRU) and FIFO predictions for the synthetic workloads, at the replayed sizes."""
+    try:
+        from simcache.cli.theory import theory_rows
+        rows_for = [(w, theory_rows(w.alpha, tour.config.objects, w.sizes, ["lru", "fifo"]))
+                    for w in tour.workloads if w.alpha is not None]
+    except ImportError as err:
+        tour.log(f"theory: skipped ({err})")
+        return
+    for w, rows in rows_for:
+        for row in rows:
+            tour.theory.append({"trace": w.name, "size_fraction": row["size"] / tour.config.objects, **row})
+
+
+def step_write_tables(tour: Tour) -> None:
+    """Write replay.csv, replay.json and theory.csv."""
+    out = tour.config.out
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "replay.csv", CSV_COLUMNS, tour.rows)
+    (out / "replay.json").write_text(json.dumps(tour.rows, indent=1))
+    tour.files += [out / "replay.csv", out / "replay.json"]
+    if tour.theory:
+        _write_csv(out / "theory.csv", THEORY_COLUMNS, tour.theory)
+        tour.files.append(out / "theory.csv")
+
+
+def step_figures(tour: Tour) -> None:
+    """mrc_<trace>.png (exact LRU curve + policies) and policies_<trace>.png (miss ratio vs size)."""
+    from simcache.plotting_basic import save_mrc_plot
+
+    out = tour.config.out
+    for w in tour.workloads:
+        points = {}
+        for policy in tour.policies:
+            rows = [r for r in tour.rows if r["trace"] == w.name and r["policy"] == policy]
+            points[policy] = ([r["size"] for r in rows], [r["miss_ratio"] for r in rows])
+        curve = w.mrc if w.mrc is not None else (None, None)
+        note = "" if w.mrc is not None else " (exact MRC unavailable)"
+        tour.files.append(save_mrc_plot(out / f"mrc_{w.name}.png", *curve, points=points,
+                                        title=f"{w.name}: exact LRU MRC and policies{note}"))
+        tour.files.append(save_mrc_plot(out / f"policies_{w.name}.png", points=points,
+                                        title=f"{w.name}: miss ratio by policy ({BOUND} = offline bound)"))
+
+
+def step_summary(tour: Tour) -> None:
+    """Print the best online policy per size, beside LRU, the offline bound and theory."""
+    theory = {(t["trace"], t["policy"], t["size"]): t["miss_ratio"] for t in tour.theory}
+    tour.log("")
+    tour.log("best online policy per cache size (miss ratio; lower is better):")
+    for w in tour.workloads:
+        tour.log(f"  {w.name}")
+        for size in w.sizes:
+            rows = {r["policy"]: r for r in tour.rows if r["trace"] == w.name and r["size"] == size}
+            online = [r for p, r in rows.items() if p != BOUND]
+            best = min(online, key=lambda r: r["miss_ratio"])
+            ties = sum(r["miss_ratio"] == best["miss_ratio"] for r in online)
+            label = best["policy"] if ties == 1 else f"{ties}-way tie"
+            line = f"    size {size:>7,} ({size / w.distinct:6.2%}): best {label:<10} {best['miss_ratio']:.4f}"
+            for p in ("lru", "fifo"):
+                if p in rows:
+                    line += f"  {p} {rows[p]['miss_ratio']:.4f}"
+                    if (w.name, p, size) in theory:
+                        line += f" (theory {theory[(w.name, p, size)]:.4f})"
+            if BOUND in rows:
+                line += f"  {BOUND} {rows[BOUND]['miss_ratio']:.4f}"
+            tour.log(line)
+    tour.log("")
+    tour.log(f"wrote {len(tour.files)} files to {tour.config.out}/: "
+             + ", ".join(sorted({f.name for f in tour.files if f.suffix != '.png'})) + ", and figures")
+
+
+#: the tour, in order
+STEPS: list[Callable[[Tour], None]] = [step_synthetic, step_real_traces, step_replay, step_theory,
+                                       step_write_tables, step_figures, step_summary]
+
+
+def run_tour(config: TourConfig, *, log: Callable[[str], None] = print) -> Tour:
+    """Run every step of the tour and return its state (rows, theory, files).
+
+    Args:
+        config: what to replay and where to write.
+        log: where progress lines go.
+    """
+    from simcache.policies import policy_names
+
+    tour = Tour(config, policy_names(), log=log)
+    for step in STEPS:
+        step(tour)
+    return tour
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# -------------------------------------------------------------------- CLI
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "tour", help="compare every policy on synthetic and real traces, with theory and figures",
+        description="Replay every registered eviction policy on Zipf workloads (alpha 0.8 and 1.0) and on the real "
+        "traces in ../shared/traces (when present), at cache sizes from 0.1%% to 10%% of the distinct objects; "
+        "compare LRU and FIFO with theory; write replay.csv, replay.json, theory.csv and figures; print the best "
+        "policy per size. Belady (offline optimal) is shown as the bound.",
+    )
+    one_line_errors(p)
+    p.add_argument("--out", default="results", metavar="DIR", help="output folder (default results)")
+    p.add_argument("--quick", action="store_true", help="a small version that runs in seconds")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="replay engine: auto uses compiled kernels where they exist (default auto)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: the number of CPUs; 1 with --quick)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    jobs = args.jobs if args.jobs is not None else (1 if args.quick else os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {jobs}")
+    config = TourConfig.quick(out, args.engine, jobs) if args.quick else TourConfig(out=out, engine=args.engine,
+                                                                                     jobs=jobs)
+    t0 = time.perf_counter()
+    run_tour(config)
+    print(f"tour done in {time.perf_counter() - t0:.1f} s")
+    return 0

@@ -1,0 +1,296 @@
+"""Fast trace replay: one compiled kernel per policy over numpy arrays of dense ids.
+
+The kernels reproduce the reference policies in :mod:`simcache.policies` hit
+for hit (the differential tests in ``tests/kernels`` check every one), compiled
+with numba when it is installed and run as plain Python otherwise.  Raw ids
+are mapped to dense ids once per chunk; every capacity keeps its own state and
+the chunk is replayed through all of them (on threads: the compiled loops
+release the GIL), so memory depends on the number of distinct objects, never
+on the number of requests.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from simcache.errors import UsageError
+from simcache.kernels._jit import COMPILED, jit
+from simcache.kernels.base import KernelSpec, KernelState
+from simcache.kernels.remap import Remapper
+
+#: requests per chunk when a trace is re-chunked (Belady) or given as arrays
+CHUNK = 1 << 20
+#: next-access value meaning "never requested again"
+NEVER = np.iinfo(np.int64).max
+
+KERNELS: dict[str, KernelSpec] = {}
+
+
+def _register(*specs: KernelSpec) -> None:
+    for spec in specs:
+        KERNELS[spec.name] = spec
+
+
+#: kernel modules; each defines SPECS, a tuple of KernelSpec
+_MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu")
+
+
+def _load() -> None:
+    import importlib
+
+    for name in _MODULES:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+            continue
+        _register(*mod.SPECS)
+
+
+_load()
+
+
+def kernel_names() -> list[str]:
+    """Policies that have a fast kernel, sorted."""
+    return sorted(KERNELS)
+
+
+def supports(policy: str, params: Mapping[str, Any], bytes_mode: bool) -> bool:
+    """Whether a kernel reproduces ``policy`` with these parameters and capacity unit.
+
+    Args:
+        policy: registry name.
+        params: the policy's keyword parameters (unknown ones mean unsupported).
+        bytes_mode: capacity in bytes (True) or entries (False).
+    """
+    spec = KERNELS.get(policy)
+    return spec is not None and spec.supports(params, bytes_mode)
+
+
+def _spec(policy: str, params: Mapping[str, Any], bytes_mode: bool) -> KernelSpec:
+    if not supports(policy, params, bytes_mode):
+        unit = "bytes" if bytes_mode else "entries"
+        raise UsageError(
+            f"no fast kernel for policy {policy!r} with params {dict(params)!r} in {unit}; "
+            f"kernels exist for: {', '.join(kernel_names())} (use --engine reference)"
+        )
+    return KERNELS[policy]
+
+
+@jit
+def next_access_indexes(ids: np.ndarray, n_objects: int) -> np.ndarray:
+    """Global index of each request's next access to the same object (``NEVER`` when none), one backward pass."""
+    out = np.empty(ids.shape[0], dtype=np.int64)
+    last = np.full(n_objects, np.iinfo(np.int64).max, dtype=np.int64)
+    for i in range(ids.shape[0] - 1, -1, -1):
+        x = ids[i]
+        out[i] = last[x]
+        last[x] = i
+    return out
+
+
+_EMPTY_I64 = np.zeros(0, dtype=np.int64)
+
+
+def catalogue_size(source: Any) -> int | None:
+    """The id bound of a source whose ids are already dense (``0 <= id < n``), else None.
+
+    A source says so with an integer ``n_objects`` attribute, or is a synthetic
+    trace whose spec has ``n_objects`` and no scans (scans use fresh ids beyond it).
+    """
+    n = getattr(source, "n_objects", None)
+    spec = getattr(source, "spec", None)
+    if n is None and spec is not None and getattr(spec, "scan_fraction", 1.0) == 0.0:
+        n = getattr(spec, "n_objects", None)
+    if isinstance(n, int | np.integer) and not isinstance(n, bool) and 0 < n < 2**31:
+        return int(n)
+    return None
+
+
+def _checked_ids(ids: np.ndarray, n_cat: int | None, base: int) -> np.ndarray:
+    if n_cat is not None and ids.shape[0] and (int(ids.min()) < 0 or int(ids.max()) >= n_cat):
+        raise UsageError(f"trace ids from request {base} on are outside the declared catalogue [0, {n_cat})")
+    return ids
+
+
+def dense_chunks(
+    source: Any, bytes_mode: bool, *, need_future: bool = False
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]]:
+    """Yield ``(ids, sizes, bsz, next_access, base, n_objects)`` per chunk of a trace source, ids made dense.
+
+    Args:
+        source: a TraceSource (``iter_chunks()``); when it has an integer
+            ``n_objects`` and ids already in ``[0, n_objects)`` (synthetic
+            catalogues) the ids are used as they are.
+        bytes_mode: sizes are the trace's byte sizes (True) or ones (False).
+        need_future: also give next-access indexes; the whole trace is then
+            held in memory (dense ids and sizes), as Belady needs the future.
+    """
+    n_cat = catalogue_size(source)
+    remap = Remapper(n_cat)
+    if not need_future:
+        base = 0
+        for chunk in source.iter_chunks():
+            ids = remap.map(_checked_ids(chunk.ids, n_cat, base))
+            bsz = np.ones(ids.shape[0], dtype=np.int64) if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64)
+            sizes = bsz if bytes_mode else np.ones(ids.shape[0], dtype=np.int64)
+            yield ids, sizes, bsz, _EMPTY_I64, base, remap.n
+            base += ids.shape[0]
+        return
+    parts_ids, parts_sz = [], []
+    for chunk in source.iter_chunks():
+        parts_ids.append(remap.map(_checked_ids(chunk.ids, n_cat, sum(p.shape[0] for p in parts_ids))))
+        parts_sz.append(None if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64))
+    ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, dtype=np.int32)
+    if any(p is None for p in parts_sz):
+        all_b = np.ones(ids.shape[0], dtype=np.int64)
+    else:
+        all_b = np.concatenate(parts_sz) if parts_sz else np.zeros(0, dtype=np.int64)
+    nxt = next_access_indexes(ids, max(remap.n, 1))
+    for lo in range(0, ids.shape[0], CHUNK):
+        hi = min(lo + CHUNK, ids.shape[0])
+        bsz = all_b[lo:hi]
+        sizes = bsz if bytes_mode else np.ones(hi - lo, dtype=np.int64)
+        yield ids[lo:hi], sizes, bsz, nxt[lo:hi], lo, remap.n
+
+
+def _run_timed(st: KernelState, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray,
+               base: int, warmup: int, hitout: np.ndarray) -> None:
+    t0 = time.perf_counter()
+    st.run(ids, sizes, bsz, nxt, base, warmup, hitout)
+    st.seconds += time.perf_counter() - t0
+
+
+def _workers(n_caps: int) -> int:
+    # threads only help when the compiled loops release the GIL
+    return max(1, min(n_caps, os.cpu_count() or 1)) if COMPILED else 1
+
+
+def replay_fast(
+    source: Any,
+    policy: str,
+    capacities: Sequence[int],
+    *,
+    bytes_mode: bool,
+    warmup: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Replay a trace through ``policy`` at each capacity with the fast kernel.
+
+    Args:
+        source: a TraceSource (streamed chunk by chunk).
+        policy: registry name with a kernel (see :func:`supports`).
+        capacities: cache sizes, entries or bytes.
+        bytes_mode: capacities and object sizes in bytes (True) or entries (False).
+        warmup: leading requests replayed but not counted.
+        params: the policy's parameters.
+
+    Returns one dict per capacity: capacity, requests, hits, misses, byte_hits,
+    byte_misses, seconds (the kernel loop alone, summed over chunks).
+    """
+    params = dict(params or {})
+    spec = _spec(policy, params, bytes_mode)
+    for c in capacities:
+        if int(c) != c or c < 1:
+            raise UsageError(f"capacity must be an integer >= 1, got {c!r}")
+    states = [spec.new_state(int(c), params, bytes_mode) for c in capacities]
+    empty = np.zeros(0, dtype=np.int8)
+    workers = _workers(len(states))
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future):
+            for st in states:
+                st.ensure(n)
+            if pool is None:
+                for st in states:
+                    _run_timed(st, ids, sizes, bsz, nxt, base, warmup, empty)
+            else:
+                futs = [pool.submit(_run_timed, st, ids, sizes, bsz, nxt, base, warmup, empty) for st in states]
+                for f in futs:
+                    f.result()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return [_result(st) for st in states]
+
+
+def _result(st: KernelState) -> dict[str, Any]:
+    hits, misses, bh, bm = (int(v) for v in st.cnt)
+    return {
+        "capacity": st.capacity,
+        "requests": hits + misses,
+        "hits": hits,
+        "misses": misses,
+        "byte_hits": bh,
+        "byte_misses": bm,
+        "seconds": st.seconds,
+    }
+
+
+class ArraySource:
+    """A TraceSource over in-memory arrays of raw ids (and optional sizes), chunked.
+
+    Args:
+        ids: raw object ids (any integers).
+        sizes: byte sizes, or None for unit sizes.
+        name: label.
+        chunk: requests per chunk.
+    """
+
+    def __init__(self, ids: np.ndarray, sizes: np.ndarray | None = None, *, name: str = "arrays",
+                 chunk: int = CHUNK) -> None:
+        from simcache.traces.base import Chunk
+
+        self._chunk_cls = Chunk
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.sizes = None if sizes is None else np.asarray(sizes, dtype=np.int64)
+        self.name = name
+        self.chunk = chunk
+
+    def iter_chunks(self) -> Iterator[Any]:
+        for lo in range(0, self.ids.shape[0], self.chunk):
+            hi = lo + self.chunk
+            yield self._chunk_cls(self.ids[lo:hi], None if self.sizes is None else self.sizes[lo:hi])
+
+
+def hit_sequence(
+    policy: str,
+    ids: np.ndarray,
+    sizes: np.ndarray | None,
+    capacity: int,
+    *,
+    bytes_mode: bool,
+    params: Mapping[str, Any] | None = None,
+    chunk: int = CHUNK,
+) -> np.ndarray:
+    """Per-request hit (True) / miss (False) array of one kernel run, for differential tests.
+
+    Args:
+        policy: registry name with a kernel.
+        ids: raw object ids.
+        sizes: byte sizes (None: unit sizes).
+        capacity: entries or bytes.
+        bytes_mode: capacity in bytes.
+        params: policy parameters.
+        chunk: requests per chunk (small values exercise state carried across chunks).
+    """
+    params = dict(params or {})
+    spec = _spec(policy, params, bytes_mode)
+    st = spec.new_state(int(capacity), params, bytes_mode)
+    src = ArraySource(ids, sizes, chunk=chunk)
+    out = np.zeros(len(src.ids), dtype=np.int8)
+    for d_ids, d_sizes, bsz, nxt, base, n in dense_chunks(src, bytes_mode, need_future=spec.needs_future):
+        st.ensure(n)
+        st.run(d_ids, d_sizes, bsz, nxt, base, 0, out[base : base + d_ids.shape[0]])
+    return out.astype(bool)
+
+
+__all__ = ["COMPILED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names", "replay_fast",
+           "supports"]

@@ -1,0 +1,188 @@
+"""ARC kernel (Megiddo & Modha, FAST 2003): T1, T2 resident, B1, B2 ghosts, adaptive target p."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simcache.kernels._jit import jit
+from simcache.kernels._structs import push_front, unlink
+from simcache.kernels.base import KernelSpec
+
+# where: 0 absent, 1 T1, 2 T2, 3 B1, 4 B2
+# sc slots: 0/1 T1, 2/3 T2, 4/5 B1, 6/7 B2 head/tail, 8 used, 9 |T1|, 10 |T2|, 11 |B1|, 12 |B2|
+# fp[0]: p, the target size of T1 (a float, as ratios of list sizes move it)
+_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
+
+
+@jit
+def _replace(prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, in_b2):  # noqa: ANN001
+    """The paper's REPLACE: T1's LRU to B1, or T2's LRU to B2."""
+    if h1 >= 0 and (u1 > p or (in_b2 and u1 == p) or h2 < 0):
+        k = t1
+        s = osize[k]
+        h1, t1 = unlink(prev, nxt, h1, t1, k)
+        u1 -= s
+        hb1, tb1 = push_front(prev, nxt, hb1, tb1, k)
+        where[k] = 3
+        ub1 += s
+    else:
+        k = t2
+        s = osize[k]
+        h2, t2 = unlink(prev, nxt, h2, t2, k)
+        u2 -= s
+        hb2, tb2 = push_front(prev, nxt, hb2, tb2, k)
+        where[k] = 4
+        ub2 += s
+    return h1, t1, h2, t2, hb1, tb1, hb2, tb2, used - s, u1, u2, ub1, ub2
+
+
+@jit
+def _trim_ghosts(prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap):  # noqa: ANN001
+    """Keep the whole directory within 2c: drop B2's LRU ids, then B1's."""
+    while u1 + u2 + ub1 + ub2 > 2 * cap and (hb1 >= 0 or hb2 >= 0):
+        if hb2 >= 0:
+            g = tb2
+            hb2, tb2 = unlink(prev, nxt, hb2, tb2, g)
+            ub2 -= osize[g]
+        else:
+            g = tb1
+            hb1, tb1 = unlink(prev, nxt, hb1, tb1, g)
+            ub1 -= osize[g]
+        where[g] = 0
+    return hb1, tb1, hb2, tb2, ub1, ub2
+
+
+@jit
+def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where):  # noqa: ANN001
+    """ARC replay of one chunk."""
+    h1, t1, h2, t2, hb1, tb1, hb2, tb2 = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
+    used, u1, u2, ub1, ub2 = sc[8], sc[9], sc[10], sc[11], sc[12]
+    p = fp[0]
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        w = where[x]
+        hit = w == 1 or w == 2
+        if hit:
+            if w == 2:
+                if h2 != x:
+                    h2, t2 = unlink(prev, nxt, h2, t2, x)
+                    h2, t2 = push_front(prev, nxt, h2, t2, x)
+            else:
+                h1, t1 = unlink(prev, nxt, h1, t1, x)
+                u1 -= osize[x]
+                h2, t2 = push_front(prev, nxt, h2, t2, x)
+                where[x] = 2
+                u2 += osize[x]
+            if s != osize[x]:
+                d = s - osize[x]
+                osize[x] = s
+                u2 += d  # x is in T2 now
+                used += d
+                if s > cap:
+                    h2, t2 = unlink(prev, nxt, h2, t2, x)
+                    u2 -= s
+                    used -= s
+                    where[x] = 0
+                else:
+                    while used > cap:
+                        h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                            prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p,
+                            False)
+                        hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
+                            prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+                hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
+                    prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+        elif s <= cap:
+            if w == 3:
+                # B1 ghost hit: recency is paying off, grow T1's target
+                if ub1 >= ub2:
+                    p = min(p + s, cap)
+                elif ub1 == 0:
+                    p = cap
+                else:
+                    p = min(p + s * ub2 / ub1, cap)
+                hb1, tb1 = unlink(prev, nxt, hb1, tb1, x)
+                ub1 -= osize[x]
+                while used + s > cap:
+                    h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                target = 2
+            elif w == 4:
+                # B2 ghost hit: frequency is paying off, shrink T1's target
+                if ub2 >= ub1:
+                    p = max(p - s, 0.0)
+                elif ub2 == 0:
+                    p = 0.0
+                else:
+                    p = max(p - s * ub1 / ub2, 0.0)
+                hb2, tb2 = unlink(prev, nxt, hb2, tb2, x)
+                ub2 -= osize[x]
+                while used + s > cap:
+                    h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, True)
+                target = 2
+            else:
+                if u1 + ub1 + s > cap:
+                    # case A: L1 = T1 + B1 would exceed c
+                    while hb1 >= 0 and u1 + ub1 + s > cap:
+                        g = tb1
+                        hb1, tb1 = unlink(prev, nxt, hb1, tb1, g)
+                        ub1 -= osize[g]
+                        where[g] = 0
+                    while u1 + s > cap:
+                        k = t1
+                        h1, t1 = unlink(prev, nxt, h1, t1, k)
+                        u1 -= osize[k]
+                        used -= osize[k]
+                        where[k] = 0
+                else:
+                    # case B: keep the whole directory within 2c
+                    while hb2 >= 0 and u1 + u2 + ub1 + ub2 + s > 2 * cap:
+                        g = tb2
+                        hb2, tb2 = unlink(prev, nxt, hb2, tb2, g)
+                        ub2 -= osize[g]
+                        where[g] = 0
+                while used + s > cap:
+                    h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                target = 1
+            osize[x] = s
+            used += s
+            where[x] = target
+            if target == 1:
+                h1, t1 = push_front(prev, nxt, h1, t1, x)
+                u1 += s
+            else:
+                h2, t2 = push_front(prev, nxt, h2, t2, x)
+                u2 += s
+            hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7] = h1, t1, h2, t2, hb1, tb1, hb2, tb2
+    sc[8], sc[9], sc[10], sc[11], sc[12] = used, u1, u2, ub1, ub2
+    fp[0] = p
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    return np.array([-1] * 8 + [0] * 5, dtype=np.int64), np.zeros(1, dtype=np.float64), []
+
+
+ARC = KernelSpec("arc", arc_kernel, {}, _init, _OBJ)
+SPECS = (ARC,)

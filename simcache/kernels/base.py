@@ -1,0 +1,124 @@
+"""What a kernel is: a compiled loop plus the description of its state arrays.
+
+Every kernel function has the signature::
+
+    fn(ids, sizes, bsz, nxt, base, warmup, cnt, hitout, cap, sc, fp, *arrays)
+
+``ids`` are dense int32 ids of one chunk, ``sizes`` the sizes in capacity units
+(ones when capacity counts entries), ``bsz`` the byte sizes counted in
+byte_hits/byte_misses, ``nxt`` the global index of each request's next access
+(only Belady reads it; an empty array otherwise), ``base`` the global index of
+the chunk's first request, ``warmup`` how many leading requests go uncounted,
+``cnt`` the int64 counters [hits, misses, byte_hits, byte_misses], ``hitout``
+an int8 per-request hit array (empty when not wanted), ``cap`` the capacity,
+``sc`` int64 scalars (list heads, occupancy, integer parameters), ``fp``
+float64 parameters, then the per-object and fixed arrays.  State persists
+between calls, so a trace streams through chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: per-object array: (name, dtype, fill value)
+ObjArray = tuple[str, Any, int]
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A replay kernel for one registered policy.
+
+    Args:
+        name: the policy's registry name.
+        fn: the (possibly compiled) kernel loop.
+        params: the reference policy's parameters this kernel implements, with defaults.
+        init: builds ``(sc, fp, fixed_arrays)`` from (capacity, params, bytes_mode).
+        obj_arrays: per-object arrays indexed by dense id, grown as new ids appear.
+        needs_future: the kernel reads next-access indexes (Belady).
+        check: optional extra validation of params/bytes_mode; returns False when unsupported.
+    """
+
+    name: str
+    fn: Callable[..., None]
+    params: Mapping[str, Any]
+    init: Callable[[int, Mapping[str, Any], bool], tuple[np.ndarray, np.ndarray, list[np.ndarray]]]
+    obj_arrays: tuple[ObjArray, ...]
+    needs_future: bool = False
+    check: Callable[[Mapping[str, Any], bool], bool] | None = None
+    #: fixed arrays whose length follows the number of objects (e.g. a heap), grown like obj_arrays
+    grow_fixed: tuple[tuple[int, int], ...] = field(default=())
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know."""
+        out = dict(self.params)
+        for k, v in params.items():
+            if k not in out:
+                raise KeyError(k)
+            out[k] = v
+        return out
+
+    def supports(self, params: Mapping[str, Any], bytes_mode: bool) -> bool:
+        """Whether this kernel reproduces the reference policy with these parameters."""
+        if any(k not in self.params for k in params):
+            return False
+        return True if self.check is None else bool(self.check(self.resolve(params), bytes_mode))
+
+    def new_state(self, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> KernelState:
+        """Fresh state for one cache of ``capacity`` units."""
+        sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode)
+        return KernelState(self, int(capacity), sc, fp, fixed)
+
+
+class KernelState:
+    """The arrays of one running cache: grows with the number of distinct objects, never with requests."""
+
+    def __init__(self, spec: KernelSpec, capacity: int, sc: np.ndarray, fp: np.ndarray, fixed: list[np.ndarray]) -> None:
+        self.spec = spec
+        self.capacity = capacity
+        self.sc = sc
+        self.fp = fp
+        self.fixed = fixed
+        self.obj = [np.full(0, fill, dtype=dt) for _, dt, fill in spec.obj_arrays]
+        self.cnt = np.zeros(4, dtype=np.int64)
+        self.seconds = 0.0
+
+    @property
+    def n_objects(self) -> int:
+        return self.obj[0].shape[0] if self.obj else 0
+
+    def ensure(self, n: int) -> None:
+        """Make room for dense ids below ``n`` (amortised doubling)."""
+        have = self.n_objects
+        if n <= have:
+            return
+        new = max(n, have + have // 2)
+        for j, (_, dt, fill) in enumerate(self.spec.obj_arrays):
+            grown = np.full(new, fill, dtype=dt)
+            grown[:have] = self.obj[j]
+            self.obj[j] = grown
+        for j, fill in self.spec.grow_fixed:
+            old = self.fixed[j]
+            grown = np.full(new, fill, dtype=old.dtype)
+            grown[: old.shape[0]] = old
+            self.fixed[j] = grown
+
+    def nbytes(self) -> int:
+        """Bytes held by this state's arrays."""
+        return int(sum(a.nbytes for a in self.obj) + sum(a.nbytes for a in self.fixed) + self.sc.nbytes + self.fp.nbytes)
+
+    def run(
+        self,
+        ids: np.ndarray,
+        sizes: np.ndarray,
+        bsz: np.ndarray,
+        nxt: np.ndarray,
+        base: int,
+        warmup: int,
+        hitout: np.ndarray,
+    ) -> None:
+        """Replay one chunk of dense ids through this cache."""
+        self.spec.fn(ids, sizes, bsz, nxt, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp, *self.obj, *self.fixed)

@@ -1,0 +1,154 @@
+"""S3-FIFO kernel: small FIFO S, main FIFO M (2-bit CLOCK), ghost FIFO G of evicted ids."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simcache.kernels._jit import jit
+from simcache.kernels._structs import push_front, unlink
+from simcache.kernels.base import KernelSpec
+
+# where: 0 absent, 1 S, 2 M, 3 G (ghost)
+# sc slots: 0/1 S, 2/3 M, 4/5 G head/tail, 6 used, 7 S used, 8 M used, 9 G used,
+#           10 S capacity, 11 M capacity, 12 G capacity, 13 move-to-main threshold
+_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0),
+        ("freq", np.int8, 0))
+
+
+@jit
+def _evict(prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr):  # noqa: ANN001
+    k = -1
+    if mu <= mcap and st >= 0:
+        # S: promote the tails that were hit enough, evict the first that was not (its id goes to G)
+        while st >= 0:
+            c = st
+            s = osize[c]
+            sh, st = unlink(prev, nxt, sh, st, c)
+            su -= s
+            if freq[c] >= thr:
+                freq[c] = 0
+                mh, mt = push_front(prev, nxt, mh, mt, c)
+                where[c] = 2
+                mu += s
+                continue
+            where[c] = 0
+            if s <= gcap:
+                gh, gt = push_front(prev, nxt, gh, gt, c)
+                where[c] = 3
+                gu += s
+                while gu > gcap:
+                    g = gt
+                    gh, gt = unlink(prev, nxt, gh, gt, g)
+                    where[g] = 0
+                    gu -= osize[g]
+            k = c
+            break
+    if k < 0:
+        # M: a 2-bit CLOCK
+        while True:
+            c = mt
+            mh, mt = unlink(prev, nxt, mh, mt, c)
+            if freq[c] > 0:
+                freq[c] -= 1
+                mh, mt = push_front(prev, nxt, mh, mt, c)
+                continue
+            mu -= osize[c]
+            where[c] = 0
+            k = c
+            break
+    return sh, st, mh, mt, gh, gt, used - osize[k], su, mu, gu
+
+
+@jit
+def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where, freq):  # noqa: ANN001
+    """S3-FIFO replay of one chunk."""
+    sh, st, mh, mt, gh, gt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+    used, su, mu, gu, mcap, gcap, thr = sc[6], sc[7], sc[8], sc[9], sc[11], sc[12], sc[13]
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        w = where[x]
+        hit = w == 1 or w == 2
+        if hit:
+            if freq[x] < 3:
+                freq[x] += 1
+            if s != osize[x]:
+                d = s - osize[x]
+                if w == 1:
+                    su += d
+                else:
+                    mu += d
+                osize[x] = s
+                used += d
+                if s > cap:
+                    if w == 1:
+                        sh, st = unlink(prev, nxt, sh, st, x)
+                        su -= s
+                    else:
+                        mh, mt = unlink(prev, nxt, mh, mt, x)
+                        mu -= s
+                    where[x] = 0
+                    used -= s
+                else:
+                    while used > cap:
+                        sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
+                            prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+        elif s <= cap:
+            ghost = w == 3
+            if ghost:
+                gh, gt = unlink(prev, nxt, gh, gt, x)
+                where[x] = 0
+                gu -= osize[x]
+            while used + s > cap and (st >= 0 or mt >= 0):
+                sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
+                    prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+            osize[x] = s
+            used += s
+            freq[x] = 0
+            if ghost:
+                mh, mt = push_front(prev, nxt, mh, mt, x)
+                where[x] = 2
+                mu += s
+            else:
+                sh, st = push_front(prev, nxt, sh, st, x)
+                where[x] = 1
+                su += s
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = sh, st, mh, mt, gh, gt
+    sc[6], sc[7], sc[8], sc[9] = used, su, mu, gu
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    small = int(cap * float(params["small_ratio"]))
+    ghost = int(cap * float(params["ghost_ratio"]))
+    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, 0, small, cap - small, ghost, int(params["move_to_main_threshold"])],
+                  dtype=np.int64)
+    return sc, np.zeros(0), []
+
+
+def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
+    t = params["move_to_main_threshold"]
+    return (0.0 <= float(params["small_ratio"]) < 1.0 and float(params["ghost_ratio"]) >= 0.0
+            and int(t) == t and t >= 1)
+
+
+S3FIFO = KernelSpec("s3fifo", s3fifo_kernel, {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_to_main_threshold": 2},
+                    _init, _OBJ, check=_check)
+SPECS = (S3FIFO,)

@@ -1,0 +1,121 @@
+"""Full 2Q kernel: FIFO A1in, ghost FIFO A1out, LRU Am."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simcache.kernels._jit import jit
+from simcache.kernels._structs import push_front, unlink
+from simcache.kernels.base import KernelSpec
+
+# where: 0 absent, 1 A1in, 2 Am, 3 A1out (ghost)
+# sc slots: 0/1 A1in, 2/3 Am, 4/5 A1out head/tail, 6 used, 7 A1in used, 8 A1out used, 9 Kin, 10 Kout
+_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
+
+
+@jit
+def _evict(prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout):  # noqa: ANN001
+    if it >= 0 and (iu > kin or mt < 0):
+        k = it
+        s = osize[k]
+        ih, it = unlink(prev, nxt, ih, it, k)
+        iu -= s
+        oh, ot = push_front(prev, nxt, oh, ot, k)
+        where[k] = 3
+        ou += s
+        while ou > kout:
+            g = ot
+            oh, ot = unlink(prev, nxt, oh, ot, g)
+            where[g] = 0
+            ou -= osize[g]
+    else:
+        k = mt
+        mh, mt = unlink(prev, nxt, mh, mt, k)
+        where[k] = 0
+    return ih, it, mh, mt, oh, ot, used - osize[k], iu, ou
+
+
+@jit
+def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where):  # noqa: ANN001
+    """2Q replay of one chunk."""
+    ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+    used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        w = where[x]
+        hit = w == 1 or w == 2
+        if hit:
+            if w == 2 and mh != x:
+                mh, mt = unlink(prev, nxt, mh, mt, x)
+                mh, mt = push_front(prev, nxt, mh, mt, x)
+            if s != osize[x]:
+                d = s - osize[x]
+                if w == 1:
+                    iu += d
+                osize[x] = s
+                used += d
+                if s > cap:
+                    if w == 2:
+                        mh, mt = unlink(prev, nxt, mh, mt, x)
+                    else:
+                        ih, it = unlink(prev, nxt, ih, it, x)
+                        iu -= s
+                    where[x] = 0
+                    used -= s
+                else:
+                    while used > cap:
+                        ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
+                            prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
+        elif s <= cap:
+            ghost = w == 3
+            if ghost:
+                oh, ot = unlink(prev, nxt, oh, ot, x)
+                where[x] = 0
+                ou -= osize[x]
+            while used + s > cap:
+                ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
+                    prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
+            osize[x] = s
+            used += s
+            if ghost:
+                mh, mt = push_front(prev, nxt, mh, mt, x)
+                where[x] = 2
+            else:
+                ih, it = push_front(prev, nxt, ih, it, x)
+                where[x] = 1
+                iu += s
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = ih, it, mh, mt, oh, ot
+    sc[6], sc[7], sc[8] = used, iu, ou
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    kin = int(float(params["kin"]) * cap)
+    kout = int(float(params["kout"]) * cap)
+    return np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, kin, kout], dtype=np.int64), np.zeros(0), []
+
+
+def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
+    return 0.0 <= float(params["kin"]) <= 1.0 and float(params["kout"]) >= 0.0
+
+
+TWOQ = KernelSpec("2q", twoq_kernel, {"kin": 0.25, "kout": 0.5}, _init, _OBJ, check=_check)
+SPECS = (TWOQ,)

@@ -1,0 +1,162 @@
+"""Results of a simulation run: the summary dict, the tidy time series, JSON, and figures."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simcache.sim.metrics import to_json
+from simcache.sim.world import World
+
+
+@dataclass
+class SimResult:
+    """What a model run produced."""
+
+    summary: dict[str, Any]
+    timeseries: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["time", "component", "metric",
+                                                                                  "value"]))
+    world: World | None = None
+
+    def to_json(self) -> str:
+        """The summary and the time series as one JSON object."""
+        return to_json({"summary": self.summary, "timeseries": self.timeseries.to_dict(orient="list")})
+
+
+def tier_summary(world: World, name: str, counters: Mapping[str, float]) -> dict[str, Any]:
+    """Hit ratio, requests and mean latency contribution of one tier."""
+    rec = world.recorder
+    hits = counters.get("hits", 0.0)
+    misses = counters.get("misses", 0.0)
+    calls = rec.total(name, "calls")
+    out: dict[str, Any] = {}
+    if hits + misses:
+        out["hit_ratio"] = hits / (hits + misses)
+        out["lookups"] = int(hits + misses)
+    if calls:
+        out["calls"] = int(calls)
+        out["mean_ms"] = rec.total(name, "time") / calls * 1000
+    for k in ("evictions", "expired", "keys", "memory_usage", "commands"):
+        if k in counters:
+            out[k] = counters[k]
+    served = rec.total(name, "reads_served")
+    if served:
+        out["reads_served"] = int(served)
+        out["stale_reads"] = int(rec.total(name, "stale_reads"))
+        out["dirty_reads"] = int(rec.total(name, "dirty_reads"))
+    return out
+
+
+def summarize(world: World, duration: float, clients: Sequence[Any], tiers: Sequence[str],
+              db: Any | None = None) -> dict[str, Any]:
+    """The standard summary of a system run (latency in milliseconds)."""
+    rec = world.recorder
+    ok = rec.total("client", "ok")
+    span = max(duration - rec.warmup, 1e-12)
+    summary: dict[str, Any] = {
+        "sim_requests": int(sum(c.issued for c in clients)),
+        "completed": int(sum(c.finished for c in clients)),
+        "duration": duration,
+        "throughput": ok / span,
+        "outcomes": {k: int(rec.total("client", k)) for k in ("ok", "timeout", "error")},
+        "latency_ms": rec.latency_summary("all"),
+        "read_latency_ms": rec.latency_summary("read"),
+        "write_latency_ms": rec.latency_summary("write"),
+    }
+    summary["tiers"] = {t: tier_summary(world, t, rec.last_scrape(t)) for t in tiers}
+    summary["hit_ratio"] = {t: v["hit_ratio"] for t, v in summary["tiers"].items() if "hit_ratio" in v}
+    if db is not None:
+        c = rec.last_scrape(db.name)
+        summary["db"] = {
+            "reads": int(db.reads), "writes": int(db.writes), "ops_per_s": db.ops / duration,
+            "utilization": db.busy / (db.workers * duration), "mean_wait_ms": db.wait_sum / max(db.ops, 1) * 1000,
+            "write_errors": int(db.write_errors),
+        }
+        if "qc_hits" in c:
+            summary["db"]["query_cache_hit_ratio"] = c["qc_hits"] / max(c["qc_hits"] + c["qc_misses"], 1)
+    summary["errors"] = {k[1]: int(v) for k, v in rec.totals.items() if k[0] == "errors"}
+    summary["stale_reads"] = int(rec.total("client", "stale_reads"))
+    summary["dirty_reads"] = int(rec.total("client", "dirty_reads"))
+    summary["stale_age_ms"] = {"p50": rec.stale_age.quantile(0.5) * 1000,
+                               "p99": rec.stale_age.quantile(0.99) * 1000} if rec.stale_age.total else {}
+    summary["writes_lost"] = int(sum(v for k, v in rec.totals.items() if k[1] == "writes_lost"))
+    return summary
+
+
+def run_model_full(name: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> SimResult:
+    """Run a model by name and return its full result (summary with ``wall_seconds``, time series).
+
+    Models that define ``simulate(params, seed) -> SimResult`` next to their
+    ``run`` give a time series; the others give the summary only.
+    """
+    from simcache.catalog import get_model
+
+    spec = get_model(name)
+    p = spec.make_params(params)
+    t0 = time.perf_counter()
+    module = sys.modules.get(spec.source)
+    simulate = getattr(module, "simulate", None)
+    result = simulate(p, int(seed)) if simulate is not None else SimResult(dict(spec.run(p, int(seed))))
+    result.summary.setdefault("model", name)
+    result.summary.setdefault("seed", int(seed))
+    result.summary["wall_seconds"] = time.perf_counter() - t0
+    return result
+
+
+def three_tier_figures(result: SimResult, out_dir: str | Path) -> list[Path]:
+    """Write latency-percentile and per-tier hit-ratio figures (PNG) for a system run; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    ts = result.timeseries
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    lat = ts[ts.component == "latency:all"]
+    for metric in ("p50", "p95", "p99", "p99_9"):
+        d = lat[lat.metric == metric]
+        axes[0].plot(d.time, d.value * 1000, label=metric.replace("_", "."))
+    axes[0].set_xlabel("simulated time (s)")
+    axes[0].set_ylabel("latency (ms)")
+    axes[0].set_yscale("log")
+    axes[0].set_title("End-to-end latency per window")
+    axes[0].legend()
+    s = result.summary.get("latency_ms", {})
+    qs = [k for k in ("p50", "p95", "p99", "p99_9") if k in s]
+    axes[1].bar([q.replace("_", ".") for q in qs], [s[q] for q in qs], color="tab:blue")
+    axes[1].set_ylabel("latency (ms)")
+    axes[1].set_title("Whole-run percentiles")
+    fig.tight_layout()
+    p = out / "latency.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    hr = ts[ts.metric == "hit_ratio"]
+    for comp, d in hr.groupby("component"):
+        axes[0].plot(d.time, d.value, label=comp)
+    axes[0].set_ylim(0, 1)
+    axes[0].set_xlabel("simulated time (s)")
+    axes[0].set_ylabel("hit ratio")
+    axes[0].set_title("Hit ratio per tier per window")
+    axes[0].legend()
+    ratios = result.summary.get("hit_ratio", {})
+    axes[1].bar(list(ratios), list(ratios.values()), color="tab:green")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_title("Whole-run hit ratio per tier")
+    fig.tight_layout()
+    p = out / "hit_ratio.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    paths.append(p)
+    return paths

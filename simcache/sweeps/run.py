@@ -1,0 +1,220 @@
+"""Run a sweep: validate, skip finished runs, execute the rest, store each as it lands, tabulate, plot.
+
+Output folder (default ``results/NAME``)::
+
+    sweep.json      what the folder holds (guards against mixing two sweeps)
+    runs/*.json     one file per finished run (written atomically, the resume state)
+    runs.csv        the tidy per-run table (also runs.parquet when pyarrow is present)
+    summary.csv     mean and 95% CI per point and metric (also summary.parquet)
+    metadata.json   the sweep, every seed, package versions, executor, wall time, failures
+    figures/        the figures the sweep names, as PNG and SVG
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simcache.errors import UsageError
+from simcache.sweeps.aggregate import runs_table, summarize
+from simcache.sweeps.executors import make_executor
+from simcache.sweeps.seeds import run_seed
+from simcache.sweeps.spec import SweepSpec, load_sweep
+from simcache.sweeps.store import RunStore, atomic_write_json
+
+VERSIONED = ("simcache", "numpy", "scipy", "pandas", "simpy", "matplotlib", "numba", "dask", "distributed", "pyarrow")
+
+
+@dataclass
+class SweepResult:
+    """What a finished sweep gives back: tables, failures, counts and where files went."""
+
+    spec: SweepSpec
+    out: Path
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    computed: int = 0
+    reused: int = 0
+    wall_seconds: float = 0.0
+    figures: list[Path] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every run succeeded."""
+        return not self.failures
+
+    def failure_lines(self, limit: int = 10) -> list[str]:
+        """One line per failed run (at most ``limit``, then a count of the rest)."""
+        lines = [f"point {f['point']} replication {f['replication']} ({_params(f, self.spec.axes)}): {f['error']}"
+                 for f in self.failures[:limit]]
+        if len(self.failures) > limit:
+            lines.append(f"... and {len(self.failures) - limit} more (see {self.out / 'metadata.json'})")
+        return lines
+
+
+def _params(rec: Mapping[str, Any], axes: list[str]) -> str:
+    return ", ".join(f"{k}={rec['params'].get(k)!r}" for k in axes)
+
+
+def tasks_for(spec: SweepSpec, model_file: str | None = None) -> list[dict[str, Any]]:
+    """Every run of the sweep as a plain-data task, in (point, replication) order."""
+    tasks = []
+    for i, point in enumerate(spec.points()):
+        for r in range(spec.replications):
+            tasks.append({"target": spec.target, "model_file": model_file, "params": point, "point": i,
+                          "replication": r, "seed": run_seed(spec.seed, i, r, common=spec.common_random_numbers)})
+    return tasks
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto warns when it falls back from widgets to text
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=initial, desc=desc, unit="run", disable=not enabled, file=sys.stderr,
+                    dynamic_ncols=True)
+
+
+def run_sweep(
+    sweep: SweepSpec | str | Path,
+    executor: str = "local",
+    *,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    figures: bool = True,
+) -> SweepResult:
+    """Run every missing point × replication of a sweep and return its tables.
+
+    Args:
+        sweep: a :class:`SweepSpec` or the path of a sweep TOML file.
+        executor: ``serial``, ``local`` (process pool, all cores) or ``dask``.
+        out: the output folder (default ``results/NAME``); finished runs found there are kept.
+        workers: processes (local) or local-cluster workers (dask); default all cores.
+        scheduler: a Dask scheduler address; without it ``dask`` starts a local cluster.
+        client: an existing ``distributed.Client`` (dask).
+        progress: show a tqdm progress bar (text in a terminal, a widget in a notebook).
+        retry_failed: run again the runs stored as failed.
+        figures: draw the figures the sweep names (PNG and SVG under ``OUT/figures``).
+    """
+    spec = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
+    spec.validate()
+    from simcache.sweeps.targets import resolve_target
+
+    target = resolve_target(spec.target, spec.source or "<sweep>")
+    out_dir = Path(out) if out is not None else Path("results") / spec.name
+    sweep_text = Path(spec.source).read_text(encoding="utf-8") if spec.source else ""
+    store = RunStore(out_dir, spec.name, spec.fingerprint(), sweep_text)
+    store.open()
+    tasks = tasks_for(spec, target.model_file)
+    done = store.load()
+    keep = {k for k, rec in done.items() if rec.get("status") == "ok" or not retry_failed}
+    todo = [t for t in tasks if (t["point"], t["replication"]) not in keep]
+    started = _dt.datetime.now(_dt.UTC)
+    t0 = time.perf_counter()
+    ex = make_executor(executor, workers=workers, scheduler=scheduler, client=client) if todo else None
+    bar = _progress(len(tasks), len(tasks) - len(todo), spec.name, progress)
+    computed = 0
+    try:
+        if ex is not None:
+            for record in ex.run(todo):
+                store.write(record)  # before anything else: a kill right after loses nothing
+                computed += 1
+                bar.update(1)
+    finally:
+        bar.close()
+        if ex is not None:
+            ex.close()
+    wall = time.perf_counter() - t0
+    records = store.load()
+    expected = {(t["point"], t["replication"]) for t in tasks}
+    missing = expected - set(records)
+    if missing:  # only possible if a run file vanished while we ran
+        raise UsageError(f"{out_dir}: {len(missing)} run files missing after the sweep, e.g. {sorted(missing)[0]}")
+    ordered = [records[k] for k in sorted(expected)]
+    runs = runs_table(ordered, spec.param_names)
+    summary = summarize(runs, spec.axes, spec.param_names, spec.metrics)
+    failures = [r for r in ordered if r.get("status") != "ok"]
+    result = SweepResult(spec=spec, out=out_dir, runs=runs, summary=summary, failures=failures, computed=computed,
+                         reused=len(tasks) - len(todo), wall_seconds=wall)
+    parquet = write_tables(out_dir, runs, summary)
+    skipped: list[str] = []
+    if figures and spec.figures:
+        from simcache.plots import draw_sweep_figures
+
+        result.figures = draw_sweep_figures(summary, spec, out_dir / "figures", skipped)
+    result.metadata = {
+        "name": spec.name, "description": spec.description, "source": spec.source, "sweep": spec.to_dict(),
+        "sweep_text": sweep_text, "target": spec.target, "model_file": target.model_file,
+        "fingerprint": spec.fingerprint(), "root_seed": spec.seed,
+        "common_random_numbers": spec.common_random_numbers,
+        "seeds": [{"point": t["point"], "replication": t["replication"], "seed": t["seed"]} for t in tasks],
+        "runs": len(tasks), "computed": computed, "reused": result.reused, "failed": len(failures),
+        "failures": [{k: f.get(k) for k in ("point", "replication", "seed", "params", "error")} for f in failures],
+        "executor": executor, "workers": getattr(ex, "workers", None), "scheduler": scheduler,
+        "started_at": started.isoformat(), "wall_seconds": wall,
+        "run_seconds": sum(float(r.get("wall_seconds") or 0.0) for r in ordered),
+        "versions": _versions(), "parquet": parquet, "figures": [str(p) for p in result.figures],
+        "figures_skipped": skipped,
+    }
+    atomic_write_json(out_dir / "metadata.json", result.metadata)
+    return result
+
+
+def write_tables(out_dir: Path, runs: pd.DataFrame, summary: pd.DataFrame) -> bool | str:
+    """Write runs/summary as CSV, and Parquet when pyarrow is present; returns True or why Parquet was skipped."""
+    runs.to_csv(out_dir / "runs.csv", index=False)
+    summary.to_csv(out_dir / "summary.csv", index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return "pyarrow not installed"
+    try:
+        runs.to_parquet(out_dir / "runs.parquet", index=False)
+        summary.to_parquet(out_dir / "summary.parquet", index=False)
+    except (ValueError, TypeError, ImportError) as err:  # mixed-type columns pyarrow cannot store
+        return f"skipped: {err}"
+    return True
+
+
+def load_results(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame, pd.DataFrame]:
+    """Read a results folder back: ``(spec, runs, summary)``; a folder without results is one clear error."""
+    folder = Path(folder)
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file():
+        raise UsageError(f"{folder}: not a sweep results folder (no metadata.json); run simcache sweep first")
+    import json
+
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        spec = SweepSpec.from_dict(meta["sweep"], source=meta.get("source") or "")
+    except (OSError, ValueError, KeyError) as err:
+        raise UsageError(f"{meta_path}: unreadable metadata ({err})") from None
+    runs = pd.read_csv(folder / "runs.csv")
+    summary = pd.read_csv(folder / "summary.csv")
+    return spec, runs, summary

@@ -1,0 +1,427 @@
+"""Sweep definitions: a target, base parameters, a grid, replications and one root seed.
+
+A sweep is data.  In a TOML file under ``experiments/``::
+
+    name = "mm1-load"
+    target = "mm1"                 # a model from models/, or "replay"
+    replications = 5
+    seed = 20240601                # the root seed; every run's seed derives from it
+
+    [base]                         # parameters shared by every point
+    duration = 5000.0
+
+    [grid]                         # axes crossed with each other (last varies fastest)
+    arrival_rate = { start = 0.1, stop = 0.9, step = 0.2 }
+    service_rate = [1.0, 2.0]
+
+    [[zip]]                        # axes that move together (equal lengths)
+    size = [100, 1000]
+    warmup = [0.0, 0.1]
+
+    [[figures]]
+    kind = "line"                  # line | bars | mrc
+    x = "arrival_rate"
+    y = "mean_response"
+    hue = "service_rate"
+
+The same object is built in Python with :meth:`SweepSpec.from_dict` or
+:func:`sweep`.  Structural checks happen in ``__post_init__``; checks against
+the target (parameter names, value types, the target's own validation) happen
+in :meth:`SweepSpec.validate`, before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simcache.errors import UsageError
+
+#: keys allowed at the top level of a sweep file
+TOP_KEYS = (
+    "name", "description", "target", "replications", "seed", "common_random_numbers",
+    "base", "grid", "zip", "metrics", "figures",
+)
+#: figure kinds a sweep can name (drawn from the aggregated table)
+FIGURE_KINDS = ("line", "bars", "mrc")
+FIGURE_KEYS = ("name", "kind", "x", "y", "hue", "logx", "logy", "title")
+RANGE_KEYS = ("start", "stop", "step", "num", "log")
+
+
+def _where(source: str) -> str:
+    return source or "<sweep>"
+
+
+def _scalar_ok(value: Any) -> bool:
+    """TOML values a parameter may take: scalars, or lists of scalars (for tuple parameters)."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return not (isinstance(value, float) and math.isnan(value))
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, bool | int | float | str) for v in value)
+    return False
+
+
+def expand_axis(source: str, key: str, value: Any) -> tuple[Any, ...]:
+    """Turn a grid entry (a list, or a ``{start, stop, step|num, log}`` range) into its values.
+
+    Args:
+        source: the sweep file, for error messages.
+        key: the dotted key (``grid.size``), for error messages.
+        value: the TOML value.
+    """
+    where = _where(source)
+    if isinstance(value, Mapping):
+        return _expand_range(where, key, value)
+    if isinstance(value, list | tuple):
+        if not value:
+            raise UsageError(f"{where}: {key}: an axis needs at least one value")
+        for i, v in enumerate(value):
+            if not _scalar_ok(v):
+                raise UsageError(f"{where}: {key}[{i}]: expected a number, string, boolean or list of them, got {v!r}")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    raise UsageError(
+        f"{where}: {key}: expected a list of values or a range table {{start, stop, step}} / {{start, stop, num}}, "
+        f"got {value!r}"
+    )
+
+
+def _expand_range(where: str, key: str, r: Mapping[str, Any]) -> tuple[Any, ...]:
+    unknown = sorted(set(r) - set(RANGE_KEYS))
+    if unknown:
+        raise UsageError(f"{where}: {key}: unknown range key {unknown[0]!r}; allowed: {', '.join(RANGE_KEYS)}")
+    for k in ("start", "stop"):
+        if k not in r or isinstance(r[k], bool) or not isinstance(r[k], int | float):
+            raise UsageError(f"{where}: {key}.{k}: a range needs a number {k}, got {r.get(k)!r}")
+    if ("step" in r) == ("num" in r):
+        raise UsageError(f"{where}: {key}: a range needs exactly one of step or num")
+    start, stop = r["start"], r["stop"]
+    integral = isinstance(start, int) and isinstance(stop, int)
+    log = bool(r.get("log", False))
+    if "step" in r:
+        step = r["step"]
+        if isinstance(step, bool) or not isinstance(step, int | float) or step == 0 or (stop - start) * step < 0:
+            raise UsageError(f"{where}: {key}.step: expected a non-zero number going from start to stop, got {step!r}")
+        if log:
+            raise UsageError(f"{where}: {key}.log: log ranges take num, not step")
+        integral = integral and isinstance(step, int)
+        n = int(math.floor((stop - start) / step + 1e-9)) + 1  # stop included when it lands on the grid
+        values = [start + i * step for i in range(n)]
+        # decimal steps (0.1) accumulate error: round to the step's precision so 0.30000000000000004 reads 0.3
+        values = values if integral else [round(v, 12) for v in values]
+    else:
+        num = r["num"]
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise UsageError(f"{where}: {key}.num: expected an integer >= 1, got {num!r}")
+        if log and (start <= 0 or stop <= 0):
+            raise UsageError(f"{where}: {key}: a log range needs start > 0 and stop > 0")
+        if num == 1:
+            values = [start]
+        elif log:
+            ratio = (stop / start) ** (1.0 / (num - 1))
+            values = [start * ratio**i for i in range(num)]
+            values[-1] = stop
+        else:
+            values = [start + (stop - start) * i / (num - 1) for i in range(num)]
+        if integral:
+            ints = list(dict.fromkeys(int(round(v)) for v in values))
+            if len(ints) != len(values):
+                raise UsageError(
+                    f"{where}: {key}: num = {num} integers from {start} to {stop} repeat after rounding; "
+                    f"lower num, or write start = {float(start)} for a float range"
+                )
+            values = ints
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure drawn from a sweep's aggregated table.
+
+    Args:
+        kind: ``line`` (metric vs parameter with 95% bands), ``bars`` (error bars) or
+            ``mrc`` (a line of ``miss_ratio`` against ``size``, log x).
+        x: the parameter on the x axis.
+        y: the metric on the y axis.
+        hue: the parameter that gives one line/bar group per value, or None.
+        name: the file stem; defaults to ``{kind}-{y}-vs-{x}``.
+    """
+
+    kind: str
+    x: str
+    y: str
+    hue: str | None = None
+    name: str = ""
+    logx: bool = False
+    logy: bool = False
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIGURE_KINDS:
+            raise UsageError(f"figure kind must be one of {', '.join(FIGURE_KINDS)}, got {self.kind!r}")
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.kind}-{self.y}-vs-{self.x}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "figures") -> FigureSpec:
+        """Build from a TOML table; errors name ``where`` and the key."""
+        unknown = sorted(set(data) - set(FIGURE_KEYS))
+        if unknown:
+            raise UsageError(f"{where}.{unknown[0]}: unknown figure key; allowed: {', '.join(FIGURE_KEYS)}")
+        values = dict(data)
+        kind = values.get("kind", "line")
+        if kind == "mrc":
+            values.setdefault("x", "size")
+            values.setdefault("y", "miss_ratio")
+            values.setdefault("hue", "policy")
+            values.setdefault("logx", True)
+        for k in ("x", "y"):
+            if not isinstance(values.get(k), str):
+                raise UsageError(f"{where}.{k}: expected the name of a {'parameter' if k == 'x' else 'metric'}")
+        try:
+            return cls(**{"kind": kind, **values})
+        except UsageError as err:
+            raise UsageError(f"{where}.kind: {err}") from None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A declarative sweep: target × (base + grid points) × replications, seeded from one root.
+
+    Args:
+        target: a model name from the catalogue, or ``"replay"``.
+        base: parameters shared by every point.
+        grid: axes crossed with each other, ``((name, values), ...)``; the last varies fastest.
+        zips: groups of axes that move together, each ``((name, values), ...)`` with equal lengths.
+        replications: runs per point, each with its own seed.
+        seed: the root seed.
+        common_random_numbers: when True, replication ``r`` uses the same seed at every point
+            (a fair comparison of policies on the same synthetic trace); otherwise every
+            point × replication has its own seed.
+        metrics: the metrics to aggregate (empty: every numeric one).
+        figures: figures drawn after the sweep.
+        name: the sweep's name (default output folder ``results/NAME``).
+        source: the file it came from, named in error messages.
+    """
+
+    target: str
+    base: Mapping[str, Any] = field(default_factory=dict)
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    zips: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...] = ()
+    replications: int = 1
+    seed: int = 0
+    common_random_numbers: bool = False
+    metrics: tuple[str, ...] = ()
+    figures: tuple[FigureSpec, ...] = ()
+    name: str = "sweep"
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        where = _where(self.source)
+        if not isinstance(self.target, str) or not self.target:
+            raise UsageError(f"{where}: target: expected a model name or 'replay', got {self.target!r}")
+        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
+            raise UsageError(f"{where}: replications: expected an integer >= 1, got {self.replications!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UsageError(f"{where}: seed: expected an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.name, str) or not self.name or "/" in self.name or self.name.startswith("."):
+            raise UsageError(f"{where}: name: expected a plain name (no '/'), got {self.name!r}")
+        for k, v in self.base.items():
+            if not _scalar_ok(v):
+                raise UsageError(f"{where}: base.{k}: expected a number, string, boolean or list of them, got {v!r}")
+        seen: dict[str, str] = {k: "base" for k in self.base}
+        for name, values in self.grid:
+            if name in seen:
+                raise UsageError(f"{where}: grid.{name}: parameter already set in {seen[name]}")
+            if not values:
+                raise UsageError(f"{where}: grid.{name}: an axis needs at least one value")
+            seen[name] = "grid"
+        for i, group in enumerate(self.zips):
+            if not group:
+                raise UsageError(f"{where}: zip[{i}]: a zipped group needs at least one axis")
+            lengths = {name: len(values) for name, values in group}
+            if len(set(lengths.values())) != 1:
+                raise UsageError(f"{where}: zip[{i}]: zipped axes need equal lengths, got {lengths}")
+            for name, _ in group:
+                if name in seen:
+                    raise UsageError(f"{where}: zip[{i}].{name}: parameter already set in {seen[name]}")
+                seen[name] = f"zip[{i}]"
+
+    # ---------------------------------------------------------------- build
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "") -> SweepSpec:
+        """Build from the TOML layout (also handy in notebooks); errors name ``source`` and the key."""
+        where = _where(source)
+        unknown = sorted(set(data) - set(TOP_KEYS))
+        if unknown:
+            raise UsageError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(TOP_KEYS)}")
+        if "target" not in data:
+            raise UsageError(f"{where}: target: missing; name a model (simcache models) or 'replay'")
+        for key in ("base", "grid"):
+            if not isinstance(data.get(key, {}), Mapping):
+                raise UsageError(f"{where}: {key}: expected a table of parameter = value(s)")
+        grid = tuple((k, expand_axis(source, f"grid.{k}", v)) for k, v in dict(data.get("grid", {})).items())
+        raw_zips = data.get("zip", [])
+        if isinstance(raw_zips, Mapping):
+            raw_zips = [raw_zips]
+        if not isinstance(raw_zips, list) or not all(isinstance(z, Mapping) for z in raw_zips):
+            raise UsageError(f"{where}: zip: expected [[zip]] tables of equal-length lists")
+        zips = tuple(
+            tuple((k, expand_axis(source, f"zip[{i}].{k}", v)) for k, v in z.items()) for i, z in enumerate(raw_zips)
+        )
+        raw_figs = data.get("figures", [])
+        if not isinstance(raw_figs, list) or not all(isinstance(f, Mapping) for f in raw_figs):
+            raise UsageError(f"{where}: figures: expected [[figures]] tables")
+        figures = tuple(FigureSpec.from_dict(f, f"{where}: figures[{i}]") for i, f in enumerate(raw_figs))
+        metrics = data.get("metrics", [])
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+            raise UsageError(f"{where}: metrics: expected a list of metric names")
+        crn = data.get("common_random_numbers", False)
+        if not isinstance(crn, bool):
+            raise UsageError(f"{where}: common_random_numbers: expected true or false, got {crn!r}")
+        name = data.get("name") or (Path(source).stem if source else "sweep")
+        return cls(
+            target=data["target"],
+            base=dict(data.get("base", {})),
+            grid=grid,
+            zips=zips,
+            replications=data.get("replications", 1),
+            seed=data.get("seed", 0),
+            common_random_numbers=crn,
+            metrics=tuple(metrics),
+            figures=figures,
+            name=name,
+            description=str(data.get("description", "")),
+            source=source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML layout with ranges expanded: ``SweepSpec.from_dict(spec.to_dict())`` rebuilds it."""
+        return {
+            "name": self.name, "description": self.description, "target": self.target,
+            "replications": self.replications, "seed": self.seed,
+            "common_random_numbers": self.common_random_numbers, "base": dict(self.base),
+            "grid": {k: list(v) for k, v in self.grid},
+            "zip": [{k: list(v) for k, v in group} for group in self.zips],
+            "metrics": list(self.metrics),
+            "figures": [
+                {k: getattr(f, k) for k in FIGURE_KEYS if getattr(f, k) not in (None, "", False)} for f in self.figures
+            ],
+        }
+
+    # ---------------------------------------------------------------- points
+    @property
+    def axes(self) -> list[str]:
+        """The parameters that vary, in grid order then zip order."""
+        return [k for k, _ in self.grid] + [k for group in self.zips for k, _ in group]
+
+    @property
+    def param_names(self) -> list[str]:
+        """Every parameter a point sets: base first, then the axes."""
+        return list(self.base) + self.axes
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid point as a full parameter dict (base + axes), in a fixed order."""
+        dims: list[list[dict[str, Any]]] = [[{k: v} for v in values] for k, values in self.grid]
+        for group in self.zips:
+            names = [k for k, _ in group]
+            dims.append([dict(zip(names, vals, strict=True)) for vals in zip(*(v for _, v in group), strict=True)])
+        out = []
+        for combo in itertools.product(*dims):
+            point = dict(self.base)
+            for part in combo:
+                point.update(part)
+            out.append(point)
+        return out
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points()) * self.replications
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides which runs exist and what they compute."""
+        body = {
+            "target": self.target, "points": self.points(), "replications": self.replications,
+            "seed": self.seed, "crn": self.common_random_numbers,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def validate(self) -> None:
+        """Check the target, every parameter name and value, and every point, before anything runs."""
+        from simcache.sweeps.targets import resolve_target
+
+        where = _where(self.source)
+        target = resolve_target(self.target, where)
+        locations: list[tuple[str, str, Sequence[Any]]] = [(f"base.{k}", k, [v]) for k, v in self.base.items()]
+        locations += [(f"grid.{k}", k, vals) for k, vals in self.grid]
+        locations += [(f"zip[{i}].{k}", k, vals) for i, g in enumerate(self.zips) for k, vals in g]
+        for loc, key, values in locations:
+            target.check_value(f"{where}: {loc}", key, values)
+        for i, point in enumerate(self.points()):
+            target.check_point(f"{where}: point {i} ({_short(point, self.axes)})", point)
+        for i, fig in enumerate(self.figures):
+            if fig.x not in self.axes:
+                raise UsageError(
+                    f"{where}: figures[{i}].x: {fig.x!r} is not a grid axis; axes: {', '.join(self.axes) or 'none'}"
+                )
+            if fig.hue is not None and fig.hue not in self.axes:
+                raise UsageError(
+                    f"{where}: figures[{i}].hue: {fig.hue!r} is not a grid axis; axes: {', '.join(self.axes)}"
+                )
+
+
+def _short(point: Mapping[str, Any], axes: Iterable[str]) -> str:
+    return ", ".join(f"{k}={point[k]!r}" for k in axes if k in point)
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read a sweep TOML file; a bad file or key gives one line naming the file and key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"{p}: cannot read sweep file: {err.strerror or err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{p}: not valid TOML: {err}") from None
+    return SweepSpec.from_dict(data, source=str(p))
+
+
+def sweep(
+    target: str,
+    *,
+    base: Mapping[str, Any] | None = None,
+    grid: Mapping[str, Any] | None = None,
+    zip: Sequence[Mapping[str, Any]] = (),  # noqa: A002 - mirrors the TOML key
+    replications: int = 1,
+    seed: int = 0,
+    name: str = "sweep",
+    **options: Any,
+) -> SweepSpec:
+    """Build a sweep in Python with the same layout as the TOML file.
+
+    Args:
+        target: a model name or ``"replay"``.
+        base: parameters shared by every point.
+        grid: axis name -> list of values or range dict.
+        zip: groups of equal-length axes that move together.
+        replications: runs per point.
+        seed: the root seed.
+        name: the sweep's name.
+        options: ``common_random_numbers``, ``metrics``, ``figures``, ``description``.
+    """
+    data: dict[str, Any] = {
+        "target": target, "base": dict(base or {}), "grid": dict(grid or {}), "zip": list(zip),
+        "replications": replications, "seed": seed, "name": name, **options,
+    }
+    return SweepSpec.from_dict(data, source="")

@@ -1,0 +1,64 @@
+"""Every kernel gives the reference class's hit/miss sequence, request by request."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from simcache.kernels import KERNELS, hit_sequence, kernel_names
+from tests.kernels._reference import reference_hits, traces
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# non-default parameters: each kernel must follow the reference's knobs too
+PARAMS = {
+    "clock": [{"bits": 2}],
+    "slru": [{"protected_ratio": 0.5}],
+    "2q": [{"kin": 0.5, "kout": 1.0}],
+    "s3fifo": [{"small_ratio": 0.25, "ghost_ratio": 0.5, "move_to_main_threshold": 1}],
+    "lirs": [{"hir_ratio": 0.2, "nonresident_factor": 0.5}],
+    "wtinylfu": [],
+}
+
+
+def test_every_required_policy_has_a_kernel() -> None:
+    required = {"lru", "fifo", "clock", "sieve", "s3fifo", "arc", "lfu", "2q", "lirs", "slru", "belady"}
+    assert required <= set(kernel_names())
+
+
+@pytest.mark.parametrize("policy", kernel_names())
+@pytest.mark.parametrize("bytes_mode", [False, True])
+@SETTINGS
+@given(case=traces())
+def test_kernel_matches_reference(policy: str, bytes_mode: bool, case: tuple) -> None:
+    raw, sizes, capacity, chunk = case
+    sz = sizes if bytes_mode else None
+    fast = hit_sequence(policy, raw, sz, capacity, bytes_mode=bytes_mode, chunk=chunk)
+    ref = reference_hits(policy, raw, sz, capacity)
+    first = int(np.argmax(fast != ref)) if (fast != ref).any() else -1
+    assert first == -1, f"{policy}: first differing request {first} (kernel hit={fast[first]}, reference hit={ref[first]})"
+
+
+@pytest.mark.parametrize(
+    ("policy", "params"), [(p, prm) for p, lst in PARAMS.items() if p in KERNELS for prm in lst]
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=traces())
+def test_kernel_matches_reference_with_params(policy: str, params: dict, case: tuple) -> None:
+    raw, sizes, capacity, chunk = case
+    fast = hit_sequence(policy, raw, sizes, capacity, bytes_mode=True, params=params, chunk=chunk)
+    assert (fast == reference_hits(policy, raw, sizes, capacity, params)).all()
+
+
+@pytest.mark.parametrize("policy", kernel_names())
+def test_scan_then_loop_matches_reference(policy: str) -> None:
+    # a loop one larger than the cache: LRU and FIFO miss every time, others keep part of it
+    ids = np.tile(np.arange(11), 30)
+    fast = hit_sequence(policy, ids, None, 10, bytes_mode=False)
+    ref = reference_hits(policy, ids, None, 10)
+    assert (fast == ref).all()
+    if policy in ("lru", "fifo"):
+        assert not fast.any()
+    if policy == "belady":
+        assert fast.sum() > 0.8 * (len(ids) - 11)

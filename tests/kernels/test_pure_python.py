@@ -1,0 +1,38 @@
+"""The same kernel source runs as plain Python (numba disabled) and still matches the reference."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import numpy as np
+from simcache.kernels import COMPILED, hit_sequence, kernel_names
+from tests.kernels._reference import reference_hits
+assert not COMPILED, "numba was not disabled"
+rng = np.random.default_rng(7)
+bad = []
+for policy in kernel_names():
+    for trial in range(6):
+        n, u = 250, int(rng.integers(4, 40))
+        ids = rng.integers(0, u, n) if trial % 2 else (rng.zipf(1.4, n) % u)
+        sizes = rng.integers(1, 12, u)[ids] if trial % 3 == 0 else None
+        cap = int(rng.integers(1, 15))
+        fast = hit_sequence(policy, ids, sizes, cap, bytes_mode=sizes is not None, chunk=int(rng.integers(1, 100)))
+        if not (fast == reference_hits(policy, ids, sizes, cap)).all():
+            bad.append((policy, trial))
+print("checked", len(kernel_names()), "kernels; mismatches:", bad)
+assert not bad
+"""
+
+
+def test_kernels_match_reference_without_numba() -> None:
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mismatches: []" in proc.stdout

@@ -1,0 +1,48 @@
+"""The streaming latency histogram and the recorder's windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simcache.sim.metrics import LogHistogram, Recorder
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quantiles_within_relative_error_of_exact(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.lognormal(-6, 1.2, 50_000), rng.exponential(0.05, 5_000)])
+    h = LogHistogram(rel_err=0.01)
+    for chunk in np.array_split(x, 7):
+        h.add(chunk)
+    assert h.total == x.size
+    for q in (0.01, 0.5, 0.9, 0.95, 0.99, 0.999):
+        exact = np.quantile(x, q, method="lower")
+        est = h.quantile(q)
+        assert abs(est - exact) <= 0.01 * exact + 1e-15, (q, est, exact)
+
+
+def test_memory_is_flat() -> None:
+    h = LogHistogram(rel_err=0.01)
+    n0 = h.counts.nbytes
+    h.add(np.random.default_rng(0).exponential(1.0, 200_000))
+    assert h.counts.nbytes == n0
+
+
+def test_recorder_windows_add_up_to_totals() -> None:
+    rec = Recorder(window=1.0)
+    rng = np.random.default_rng(3)
+    ts = np.sort(rng.uniform(0, 10, 5000))
+    for t in ts:
+        rec.request(float(t), 0.01, "ok", "read")
+    for t in ts[:100]:
+        rec.request(float(t), 0.5, "timeout", "read", "timeout")
+    df = rec.timeseries()
+    ok = df[(df.component == "client") & (df.metric == "ok")]
+    assert ok.value.sum() == 5000
+    assert len(ok) == 10
+    assert ok.set_index("time").value.to_dict()[3.0] == int(((ts >= 3) & (ts < 4)).sum())
+    assert rec.total("client", "timeout") == 100
+    assert rec.latency_summary("all")["count"] == 5000
+    p50 = df[(df.component == "latency:all") & (df.metric == "p50")].value
+    assert np.allclose(p50, 0.01, rtol=0.01)
