@@ -26,14 +26,14 @@ import numpy as np
 
 from simcache.errors import UsageError
 from simcache.kernels import dense_chunks, replay_fast
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import heap_push, heap_remove
 from simcache.kernels.remap import Remapper
 
 _P = 1 << 24  # SHARDS hash modulus: thresholds are integers in [0, P]
 
 
-@jit
+@jit_inline
 def _fw_add(bit: np.ndarray, i: int, v: int) -> None:
     i += 1
     n = bit.shape[0]
@@ -42,7 +42,7 @@ def _fw_add(bit: np.ndarray, i: int, v: int) -> None:
         i += i & (-i)
 
 
-@jit
+@jit_inline
 def _fw_prefix(bit: np.ndarray, i: int) -> int:
     """Sum of positions 0..i-1."""
     s = 0
@@ -243,8 +243,8 @@ def _shards_hash(raw: np.ndarray, seed: int) -> np.ndarray:
 
 
 @jit
-def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, tracked: np.ndarray, negh: np.ndarray,
-                       tie: np.ndarray, pos: np.ndarray, heap: np.ndarray, smax: int, last: np.ndarray,
+def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, tracked: np.ndarray, hk1: np.ndarray,
+                       hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, smax: int, last: np.ndarray,
                        weight: np.ndarray, bit: np.ndarray, sd: np.ndarray, dout: np.ndarray, rout: np.ndarray,
                        keep: np.ndarray) -> np.ndarray:
     """Fixed-size SHARDS over one chunk: admission by threshold, eviction of the largest hashes, stack distances.
@@ -258,15 +258,14 @@ def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, trac
             continue
         if tracked[x] == 0:
             tracked[x] = 1
-            negh[x] = -hashes[i]
-            heap_push(heap, pos, negh, tie, fs, 1, x)
+            fs[1] = heap_push(hk1, hk2, hx, pos, fs[1], x, -hashes[i], 0)
             while fs[1] > smax:
                 # lower T to the largest tracked hash and stop tracking every object at or above it
-                top = -negh[heap[0]]
+                top = -hk1[0]
                 fs[0] = top
-                while fs[1] > 0 and -negh[heap[0]] >= top:
-                    y = heap[0]
-                    heap_remove(heap, pos, negh, tie, fs, 1, y)
+                while fs[1] > 0 and -hk1[0] >= top:
+                    y = hx[0]
+                    fs[1] = heap_remove(hk1, hk2, hx, pos, fs[1], y)
                     tracked[y] = 0
                     p = last[y]
                     if p >= 0:
@@ -323,10 +322,10 @@ def shards_mrc(
     fixed = sample_size is not None
     fs_sc = np.array([thresh, 0], dtype=np.int64)
     tracked = np.zeros(0, dtype=np.int8)
-    negh = np.zeros(0, dtype=np.int64)
-    tie = np.zeros(0, dtype=np.int64)
     pos = np.full(0, -1, dtype=np.int32)
-    heap = np.zeros(int(sample_size or 0) + 2, dtype=np.int32)
+    hk1 = np.zeros(int(sample_size or 0) + 2, dtype=np.int64)
+    hk2 = np.zeros(int(sample_size or 0) + 2, dtype=np.int64)
+    hx = np.zeros(int(sample_size or 0) + 2, dtype=np.int32)
     n_total = 0
     # per scaled distance: sum over events of 1/R_i (weights are R_final / R_i)
     parts_d: list[np.ndarray] = []
@@ -347,13 +346,11 @@ def shards_mrc(
             if tracked.shape[0] < n:
                 grow = max(n, 2 * tracked.shape[0]) - tracked.shape[0]
                 tracked = np.concatenate([tracked, np.zeros(grow, np.int8)])
-                negh = np.concatenate([negh, np.zeros(grow, np.int64)])
-                tie = np.concatenate([tie, np.zeros(grow, np.int64)])
                 pos = np.concatenate([pos, np.full(grow, -1, np.int32)])
             keep = np.zeros(ids.shape[0], dtype=np.int8)
             dout = np.empty(ids.shape[0], dtype=np.int64)
             rout = np.empty(ids.shape[0], dtype=np.float64)
-            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, negh, tie, pos, heap, int(sample_size), sd.last,
+            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, hk1, hk2, hx, pos, int(sample_size), sd.last,
                                         sd.weight, sd.bit, sd.sc, dout, rout, keep)
             kept = keep.astype(bool)
             d, r = dout[kept], rout[kept]

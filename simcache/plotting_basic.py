@@ -27,6 +27,7 @@ def save_mrc_plot(
     title: str = "",
     xlabel: str = "cache size (entries)",
     log_x: bool = True,
+    dashed: Sequence[str] = ("belady",),
 ) -> Path:
     """Draw a miss-ratio curve and/or per-policy points and save it (format from the suffix: .png, .svg, .pdf).
 
@@ -38,6 +39,7 @@ def save_mrc_plot(
         title: figure title.
         xlabel: x-axis label.
         log_x: logarithmic size axis.
+        dashed: names drawn dashed (bounds and predictions rather than policies).
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -46,7 +48,7 @@ def save_mrc_plot(
             ax.plot(sizes, miss_ratios, color="black", lw=1.5, label="LRU (exact MRC)")
         colors = plt.get_cmap("tab20").colors  # up to 20 policies stay distinguishable
         for i, (name, (xs, ys)) in enumerate((points or {}).items()):
-            style = "--" if name == "belady" else "-"
+            style = "--" if name in dashed else "-"
             ax.plot(xs, ys, style, color=colors[i % 20], marker="os^vD<>p*hx+"[i % 12], ms=4, lw=1, label=name)
         if log_x:
             ax.set_xscale("log")

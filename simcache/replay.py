@@ -470,7 +470,7 @@ def replay(
         next_access_all = np.asarray(compute_next_access(read_all(source).ids), dtype=np.int64)
 
     results: dict[tuple[str, int], ReplayResult] = {}
-    ref_configs = []
+    ref_configs: list[tuple[str, int, dict[str, Any]]] = []
     for name in names:
         if engines[name] == "fast":
             for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode, warmup_n=warmup_n):
@@ -542,7 +542,7 @@ def chunks_of(ids: Sequence[int] | np.ndarray, sizes: Sequence[int] | np.ndarray
                         None if sizes is None else np.asarray(sizes, dtype=np.int64), chunk_size, name)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ArraySource:
     ids: np.ndarray
     sizes: np.ndarray | None

@@ -34,7 +34,7 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         return ns, extras
 
     parser.error = error  # type: ignore[method-assign]
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
     return parser
 
 
@@ -63,6 +63,8 @@ def source_from_namespace(args: argparse.Namespace) -> TraceSource:
                  if v is not None]
         if stray:
             raise UsageError(f"{', '.join(stray)} only apply to --synthetic")
+    elif args.format is not None:
+        raise UsageError("--format applies to --trace only")
     return source_from_args(trace=args.trace, format=args.format, synthetic=args.synthetic, alpha=args.alpha,
                             objects=args.objects, requests=args.requests, seed=args.seed)
 

@@ -163,8 +163,8 @@ class _Head:
             if left <= 0:
                 return
             if len(chunk) > left:
-                chunk = Chunk(*(None if a is None else a[:left] for a in
-                                (chunk.ids, chunk.sizes, chunk.times, chunk.next_access, chunk.ops)))
+                cut = [None if a is None else a[:left] for a in (chunk.sizes, chunk.times, chunk.next_access, chunk.ops)]
+                chunk = Chunk(chunk.ids[:left], *cut)
             left -= len(chunk)
             yield chunk
 
@@ -303,11 +303,16 @@ def step_figures(tour: Tour) -> None:
         for policy in tour.policies:
             rows = [r for r in tour.rows if r["trace"] == w.name and r["policy"] == policy]
             points[policy] = ([r["size"] for r in rows], [r["miss_ratio"] for r in rows])
+        for policy, label in (("lru", "Che (LRU theory)"), ("fifo", "FIFO theory")):
+            pred = [t for t in tour.theory if t["trace"] == w.name and t["policy"] == policy]
+            if pred:
+                points[label] = ([t["size"] for t in pred], [t["miss_ratio"] for t in pred])
         curve = w.mrc if w.mrc is not None else (None, None)
         note = "" if w.mrc is not None else " (exact MRC unavailable)"
-        tour.files.append(save_mrc_plot(out / f"mrc_{w.name}.png", *curve, points=points,
+        dashed = (BOUND, "Che (LRU theory)", "FIFO theory")
+        tour.files.append(save_mrc_plot(out / f"mrc_{w.name}.png", *curve, points=points, dashed=dashed,
                                         title=f"{w.name}: exact LRU MRC and policies{note}"))
-        tour.files.append(save_mrc_plot(out / f"policies_{w.name}.png", points=points,
+        tour.files.append(save_mrc_plot(out / f"policies_{w.name}.png", points=points, dashed=dashed,
                                         title=f"{w.name}: miss ratio by policy ({BOUND} = offline bound)"))
 
 

@@ -181,6 +181,7 @@ def replay_fast(
     bytes_mode: bool,
     warmup: int = 0,
     params: Mapping[str, Any] | None = None,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
     """Replay a trace through ``policy`` at each capacity with the fast kernel.
 
@@ -191,6 +192,8 @@ def replay_fast(
         bytes_mode: capacities and object sizes in bytes (True) or entries (False).
         warmup: leading requests replayed but not counted.
         params: the policy's parameters.
+        workers: threads replaying capacities in parallel (default: one per
+            core when compiled; 1 otherwise).
 
     Returns one dict per capacity: capacity, requests, hits, misses, byte_hits,
     byte_misses, seconds (the kernel loop alone, summed over chunks).
@@ -202,7 +205,7 @@ def replay_fast(
             raise UsageError(f"capacity must be an integer >= 1, got {c!r}")
     states = [spec.new_state(int(c), params, bytes_mode) for c in capacities]
     empty = np.zeros(0, dtype=np.int8)
-    workers = _workers(len(states))
+    workers = _workers(len(states)) if workers is None else max(1, min(int(workers), len(states)))
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future):

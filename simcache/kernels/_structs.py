@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simcache.kernels._jit import jit, jit_inline
+from simcache.kernels._jit import jit
 
 
 @jit
@@ -44,68 +44,82 @@ def unlink(prev: np.ndarray, nxt: np.ndarray, head: int, tail: int, x: int) -> t
     return head, tail
 
 
-@jit_inline
-def _less(k1: np.ndarray, k2: np.ndarray, a: int, b: int) -> bool:
-    return k1[a] < k1[b] or (k1[a] == k1[b] and k2[a] < k2[b])
+# The heap keeps its keys next to the object ids (hk1, hk2, hx: parallel arrays indexed by heap slot) so
+# sifting walks a small contiguous array instead of jumping through per-object arrays; pos[x] is x's slot.
 
 
-@jit_inline
-def heap_up(heap: np.ndarray, pos: np.ndarray, k1: np.ndarray, k2: np.ndarray, i: int) -> None:
-    """Restore the min-heap order on (k1, k2) after the key of ``heap[i]`` decreased."""
-    x = heap[i]
+@jit
+def heap_up(hk1: np.ndarray, hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, i: int) -> None:
+    """Restore the min-heap order on (hk1, hk2) after the key at slot ``i`` decreased."""
+    k1 = hk1[i]
+    k2 = hk2[i]
+    x = hx[i]
     while i > 0:
         p = (i - 1) >> 1
-        y = heap[p]
-        if _less(k1, k2, x, y):
-            heap[i] = y
-            pos[y] = i
+        if k1 < hk1[p] or (k1 == hk1[p] and k2 < hk2[p]):
+            hk1[i] = hk1[p]
+            hk2[i] = hk2[p]
+            hx[i] = hx[p]
+            pos[hx[i]] = i
             i = p
         else:
             break
-    heap[i] = x
+    hk1[i] = k1
+    hk2[i] = k2
+    hx[i] = x
     pos[x] = i
 
 
-@jit_inline
-def heap_down(heap: np.ndarray, pos: np.ndarray, k1: np.ndarray, k2: np.ndarray, n: int, i: int) -> None:
-    """Restore the min-heap order after the key of ``heap[i]`` increased (``n`` = heap length)."""
-    x = heap[i]
+@jit
+def heap_down(hk1: np.ndarray, hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, n: int, i: int) -> None:
+    """Restore the min-heap order after the key at slot ``i`` increased (``n`` = heap length)."""
+    k1 = hk1[i]
+    k2 = hk2[i]
+    x = hx[i]
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and _less(k1, k2, heap[c + 1], heap[c]):
+        if c + 1 < n and (hk1[c + 1] < hk1[c] or (hk1[c + 1] == hk1[c] and hk2[c + 1] < hk2[c])):
             c += 1
-        y = heap[c]
-        if _less(k1, k2, y, x):
-            heap[i] = y
-            pos[y] = i
+        if hk1[c] < k1 or (hk1[c] == k1 and hk2[c] < k2):
+            hk1[i] = hk1[c]
+            hk2[i] = hk2[c]
+            hx[i] = hx[c]
+            pos[hx[i]] = i
             i = c
         else:
             break
-    heap[i] = x
+    hk1[i] = k1
+    hk2[i] = k2
+    hx[i] = x
     pos[x] = i
 
 
-@jit_inline
-def heap_remove(heap: np.ndarray, pos: np.ndarray, k1: np.ndarray, k2: np.ndarray, n: int, x: int) -> int:
+@jit
+def heap_remove(hk1: np.ndarray, hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, n: int, x: int) -> int:
     """Remove object ``x`` from a heap of length ``n``; returns the new length."""
     i = pos[x]
     n -= 1
     pos[x] = -1
     if i < n:
-        last = heap[n]
-        heap[i] = last
-        pos[last] = i
-        heap_down(heap, pos, k1, k2, n, i)
-        heap_up(heap, pos, k1, k2, pos[last])
+        m = hx[n]
+        hk1[i] = hk1[n]
+        hk2[i] = hk2[n]
+        hx[i] = m
+        pos[m] = i
+        heap_down(hk1, hk2, hx, pos, n, i)
+        heap_up(hk1, hk2, hx, pos, pos[m])
     return n
 
 
-@jit_inline
-def heap_push(heap: np.ndarray, pos: np.ndarray, k1: np.ndarray, k2: np.ndarray, n: int, x: int) -> int:
-    """Add object ``x`` (its keys already set) to a heap of length ``n``; returns the new length."""
-    heap[n] = x
+@jit
+def heap_push(hk1: np.ndarray, hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, n: int, x: int, k1: int,
+              k2: int) -> int:
+    """Add object ``x`` with key (k1, k2) to a heap of length ``n``; returns the new length."""
+    hk1[n] = k1
+    hk2[n] = k2
+    hx[n] = x
     pos[x] = n
-    heap_up(heap, pos, k1, k2, n)
+    heap_up(hk1, hk2, hx, pos, n)
     return n + 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
@@ -17,7 +17,7 @@ from simcache.kernels.base import KernelSpec
 _OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
 
 
-@jit
+@jit_inline
 def _replace(prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, in_b2):  # noqa: ANN001
     """The paper's REPLACE: T1's LRU to B1, or T2's LRU to B2."""
     if h1 >= 0 and (u1 > p or (in_b2 and u1 == p) or h2 < 0):
@@ -39,7 +39,7 @@ def _replace(prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, 
     return h1, t1, h2, t2, hb1, tb1, hb2, tb2, used - s, u1, u2, ub1, ub2
 
 
-@jit
+@jit_inline
 def _trim_ghosts(prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap):  # noqa: ANN001
     """Keep the whole directory within 2c: drop B2's LRU ids, then B1's."""
     while u1 + u2 + ub1 + ub2 > 2 * cap and (hb1 >= 0 or hb2 >= 0):

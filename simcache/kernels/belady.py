@@ -11,14 +11,13 @@ from simcache.kernels._jit import jit
 from simcache.kernels._structs import heap_push, heap_remove, heap_up
 from simcache.kernels.base import KernelSpec
 
-# sc slots: 0 heap length, 1 unused, 2 used.  negnext = -(next access) so the min-heap pops the farthest;
-# "never" is -int64 max; among equal keys the least recently touched (smallest seq) goes first.
-_OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("negnext", np.int64, 0), ("seq", np.int64, 0),
-        ("pos", np.int32, -1))
+# sc slots: 0 heap length, 1 unused, 2 used.  Heap keys: hk1 = -(next access) so the min-heap pops the
+# farthest ("never" is -int64 max), hk2 = last touch, so among equal keys the least recently touched goes first.
+_OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
 
 @jit
-def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, negnext, seq, pos, heap):  # noqa: ANN001,E501
+def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hk1, hk2, hx):  # noqa: ANN001,E501
     """Belady replay of one chunk (``nxt_acc``: global next-access index, int64 max for never)."""
     hn, used = sc[0], sc[2]
     nh = nm = nbh = nbm = 0
@@ -29,31 +28,30 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
         hit = res[x] != 0
         if hit:
             # the next use moves later, so the key (its negation) decreases: sift up
-            negnext[x] = -nxt_acc[i]
-            seq[x] = base + i
-            heap_up(heap, pos, negnext, seq, pos[x])
+            j = pos[x]
+            hk1[j] = -nxt_acc[i]
+            hk2[j] = base + i
+            heap_up(hk1, hk2, hx, pos, j)
             if s != osize[x]:
                 used += s - osize[x]
                 osize[x] = s
                 if s > cap:
-                    hn = heap_remove(heap, pos, negnext, seq, hn, x)
+                    hn = heap_remove(hk1, hk2, hx, pos, hn, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
-                        v = heap[0]
-                        hn = heap_remove(heap, pos, negnext, seq, hn, v)
+                        v = hx[0]
+                        hn = heap_remove(hk1, hk2, hx, pos, hn, v)
                         res[v] = 0
                         used -= osize[v]
         elif s <= cap:
             while used + s > cap and hn > 0:
-                v = heap[0]
-                hn = heap_remove(heap, pos, negnext, seq, hn, v)
+                v = hx[0]
+                hn = heap_remove(hk1, hk2, hx, pos, hn, v)
                 res[v] = 0
                 used -= osize[v]
-            negnext[x] = -nxt_acc[i]
-            seq[x] = base + i
-            hn = heap_push(heap, pos, negnext, seq, hn, x)
+            hn = heap_push(hk1, hk2, hx, pos, hn, x, -nxt_acc[i], base + i)
             res[x] = 1
             osize[x] = s
             used += s
@@ -74,8 +72,8 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros(0, dtype=np.int32)]
+    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)]
 
 
-BELADY = KernelSpec("belady", belady_kernel, {}, _init, _OBJ, needs_future=True, grow_fixed=((0, -1),))
+BELADY = KernelSpec("belady", belady_kernel, {}, _init, _OBJ, needs_future=True, grow_fixed=((0, 0), (1, 0), (2, -1)))
 SPECS = (BELADY,)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
@@ -24,7 +24,7 @@ _OBJ = (("sprev", np.int32, -1), ("snxt", np.int32, -1), ("qprev", np.int32, -1)
         ("osize", np.int64, 0), ("state", np.int8, 0), ("ins", np.int8, 0))
 
 
-@jit
+@jit_inline
 def _prune(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, nh, nt, nu):  # noqa: ANN001
     """Pop non-LIR entries off the bottom of S (forgetting non-resident ones) until a LIR key is there."""
     while st >= 0:
@@ -40,7 +40,7 @@ def _prune(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, nh, nt, nu):  # 
     return sh, st, nh, nt, nu
 
 
-@jit
+@jit_inline
 def _demote(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, qh, qt, nh, nt, lu, nu, nlir, llim):  # noqa: ANN001
     """While LIR keys hold more than their limit, the bottom LIR key becomes resident HIR at the end of Q."""
     while lu > llim:
@@ -55,7 +55,7 @@ def _demote(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, qh, qt, nh, nt,
     return sh, st, qh, qt, nh, nt, lu, nu, nlir
 
 
-@jit
+@jit_inline
 def _to_top(sprev, snxt, ins, sh, st, x):  # noqa: ANN001
     if ins[x] != 0:
         if sh == x:
@@ -65,7 +65,7 @@ def _to_top(sprev, snxt, ins, sh, st, x):  # noqa: ANN001
     return push_front(sprev, snxt, sh, st, x)
 
 
-@jit
+@jit_inline
 def _evict(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, nlim):  # noqa: ANN001
     """Evict the front of Q (kept in S as non-resident if it is there), or the bottom LIR key when Q is empty."""
     if qt >= 0:
@@ -95,7 +95,7 @@ def _evict(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, qh, qt, nh, nt, 
     return sh, st, qh, qt, nh, nt, used - osize[k], lu, nu, nlir
 
 
-@jit
+@jit_inline
 def _remove(sprev, snxt, qprev, qnxt, osize, state, ins, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, x):  # noqa: ANN001
     """Take a resident key out (its new size no longer fits)."""
     if state[x] == 1:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
@@ -17,7 +17,7 @@ _OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), (
         ("vis", np.int8, 0))
 
 
-@jit
+@jit_inline
 def _evict(prev, nxt, osize, res, vis, head, tail, used, hand):  # noqa: ANN001
     k = tail if hand < 0 else hand
     while vis[k] != 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
@@ -16,7 +16,7 @@ from simcache.kernels.base import KernelSpec
 _OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
 
 
-@jit
+@jit_inline
 def _rebalance(prev, nxt, osize, where, ph, pt, qh, qt, qu, qlim):  # noqa: ANN001
     while qu > qlim:
         k = qt
@@ -27,7 +27,7 @@ def _rebalance(prev, nxt, osize, where, ph, pt, qh, qt, qu, qlim):  # noqa: ANN0
     return ph, pt, qh, qt, qu
 
 
-@jit
+@jit_inline
 def _evict(prev, nxt, osize, where, ph, pt, qh, qt, used, qu):  # noqa: ANN001
     if pt >= 0:
         k = pt

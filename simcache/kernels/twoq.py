@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import jit
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
@@ -16,7 +16,7 @@ from simcache.kernels.base import KernelSpec
 _OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
 
 
-@jit
+@jit_inline
 def _evict(prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout):  # noqa: ANN001
     if it >= 0 and (iu > kin or mt < 0):
         k = it

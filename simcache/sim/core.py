@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from heapq import heappush
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any, Protocol
 
 from simpy.events import Timeout

@@ -295,7 +295,7 @@ class Recorder:
 
     def last_scrape(self, component: str) -> dict[str, float]:
         """The latest scraped counters of a component."""
-        for t, name, d in reversed(self._scrapes):
+        for _t, name, d in reversed(self._scrapes):
             if name == component:
                 return d
         return {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -93,6 +92,8 @@ def test_replay_table(capsys: pytest.CaptureFixture[str], txt_trace: Path) -> No
      "needs --objects"),
     (["replay", "--synthetic", "pareto", "--policy", "lru", "--size", "2"], "unknown synthetic workload 'pareto'"),
     (["replay", "--policy", "lru", "--size", "2"], "exactly one of --trace PATH or --synthetic"),
+    (["replay", *SYN, "--format", "lirs", "--policy", "lru", "--size", "2"], "--format applies to --trace only"),
+    (["replay", "--trace", "@TXT", "--alpha", "1", "--policy", "lru", "--size", "2"], "only apply to --synthetic"),
     (["replay", *SYN, "--policy", "lru", "--size", "10", "--param", "nope=1"], "no selected policy has a parameter"),
     (["replay", *SYN, "--policy", "slru", "--size", "10", "--param", "protected_ratio=lots"], "expects float"),
     (["replay", *SYN, "--policy", "lru", "--size", "10", "--param", "justtext"], "expected k=v"),
@@ -140,7 +141,6 @@ def brute_force_lru_miss_ratio(ids: np.ndarray, capacity: int) -> float:
     return misses / len(ids)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simcache.mrc") is None, reason="simcache.mrc is not installed")
 def test_mrc_json_equals_brute_force_lru(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--synthetic", "zipf", "--alpha", "0.7", "--objects", "60", "--requests", "1500", "--seed", "2"]
     code, out, err = cli(capsys, "mrc", *argv, "--json")
@@ -161,7 +161,6 @@ def test_mrc_json_equals_brute_force_lru(capsys: pytest.CaptureFixture[str]) -> 
         assert r["miss_ratio"] == pytest.approx(brute_force_lru_miss_ratio(ids, r["size"]), abs=1e-12)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simcache.mrc") is None, reason="simcache.mrc is not installed")
 def test_mrc_plot_and_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plot = tmp_path / "curve.svg"
     code, out, err = cli(capsys, "mrc", *SYN, "--size", "5,50", "--plot", str(plot))
@@ -170,7 +169,6 @@ def test_mrc_plot_and_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert out.splitlines()[1].split() == ["size", "miss_ratio"] and len(out.splitlines()) == 6
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simcache.theory") is None, reason="simcache.theory is not installed")
 def test_theory_json_equals_the_functions(capsys: pytest.CaptureFixture[str]) -> None:
     from simcache.theory import che_hit_ratio, fifo_hit_ratio, lfu_hit_ratio, random_hit_ratio
     from simcache.workloads import zipf_pmf
@@ -218,7 +216,6 @@ def test_tour_quick_writes_tables_and_figures(capsys: pytest.CaptureFixture[str]
     assert "best online policy per cache size" in out
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simcache.mrc") is None, reason="simcache.mrc is not installed")
 def test_mrc_json_covers_every_size_up_to_the_distinct_objects(capsys: pytest.CaptureFixture[str],
                                                                 tmp_path: Path) -> None:
     # 1 2 1 3 4 5: the largest reuse distance is 2, but 5 objects exist; beyond 2 only the 5 cold misses remain
@@ -229,7 +226,6 @@ def test_mrc_json_covers_every_size_up_to_the_distinct_objects(capsys: pytest.Ca
     assert json.loads(out) == [{"size": 1, "miss_ratio": 1.0}] + [{"size": s, "miss_ratio": 5 / 6} for s in (2, 3, 4, 5)]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simcache.mrc") is None, reason="simcache.mrc is not installed")
 def test_mrc_bytes_agrees_with_a_byte_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from simcache.traces import write_oracle_general
 

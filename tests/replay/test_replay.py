@@ -284,3 +284,35 @@ def test_fast_and_reference_engines_agree(bytes_mode: bool) -> None:
     assert {r.engine for r in fast} == {"fast"}
     key = ("policy", "size", "requests", "hits", "misses", "byte_hits", "byte_misses", "warmup_requests")
     assert [tuple(r.as_dict()[k] for k in key) for r in fast] == [tuple(r.as_dict()[k] for k in key) for r in ref]
+
+
+def test_source_from_args() -> None:
+    from simcache.replay import source_from_args
+    from simcache.traces import read_all
+
+    z = read_all(source_from_args(synthetic="zipf", alpha=1.2, objects=50, requests=2000, seed=3)).ids
+    u = read_all(source_from_args(synthetic="uniform", objects=50, requests=2000, seed=3)).ids
+    h = read_all(source_from_args(synthetic="hotspot", objects=50, requests=2000, seed=3)).ids
+    assert len(z) == len(u) == len(h) == 2000
+    assert z.min() >= 0 and z.max() < 50 and u.max() < 50
+    # Zipf(1.2) concentrates on few objects; uniform spreads: the most popular object's share tells them apart
+    assert np.bincount(z).max() > 3 * np.bincount(u).max()
+    same = read_all(source_from_args(synthetic="zipf", alpha=1.2, objects=50, requests=2000, seed=3)).ids
+    assert np.array_equal(z, same)
+    for kwargs, match in [
+        ({"synthetic": "uniform", "alpha": 1.0, "objects": 5, "requests": 5}, "--alpha applies to --synthetic zipf"),
+        ({"synthetic": "zipf", "objects": 5, "requests": 5}, "needs --alpha"),
+        ({"synthetic": "zipf", "alpha": 1.0, "requests": 5}, "needs --objects"),
+        ({"synthetic": "zipf", "alpha": 1.0, "objects": 5, "requests": 0}, "--requests must be >= 1"),
+        ({"trace": "x.bin", "synthetic": "zipf"}, "exactly one of"),
+        ({}, "exactly one of"),
+    ]:
+        with pytest.raises(UsageError, match=match):
+            source_from_args(**kwargs)  # type: ignore[arg-type]
+
+
+def test_replay_accepts_a_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "hand.txt"
+    path.write_text("\n".join(map(str, TRACE)) + "\n")
+    [r] = replay(str(path), "lru", 3, engine="reference")
+    assert (r.hits, r.misses) == (4, 6)
