@@ -208,8 +208,7 @@ def exact_lru_mrc(source: Any, bytes_mode: bool = False) -> tuple[np.ndarray, np
     if n_req == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     if not bytes_mode:
-        n_max = int(dist[-1]) if dist.shape[0] else 0
-        n_obj = max(n_max, 1)
+        n_obj = n_req - int(cnt.sum())  # first accesses: one per distinct object
         full = np.zeros(n_obj + 1, dtype=np.int64)
         full[dist] = cnt
         sizes = np.arange(1, n_obj + 1, dtype=np.int64)
@@ -243,8 +242,8 @@ def _shards_hash(raw: np.ndarray, seed: int) -> np.ndarray:
 
 
 @jit
-def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, tracked: np.ndarray, hk1: np.ndarray,
-                       hk2: np.ndarray, hx: np.ndarray, pos: np.ndarray, smax: int, last: np.ndarray,
+def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, tracked: np.ndarray, hp: np.ndarray,
+                       pos: np.ndarray, smax: int, last: np.ndarray,
                        weight: np.ndarray, bit: np.ndarray, sd: np.ndarray, dout: np.ndarray, rout: np.ndarray,
                        keep: np.ndarray) -> np.ndarray:
     """Fixed-size SHARDS over one chunk: admission by threshold, eviction of the largest hashes, stack distances.
@@ -258,14 +257,14 @@ def _shards_fixed_size(ids: np.ndarray, hashes: np.ndarray, fs: np.ndarray, trac
             continue
         if tracked[x] == 0:
             tracked[x] = 1
-            fs[1] = heap_push(hk1, hk2, hx, pos, fs[1], x, -hashes[i], 0)
+            fs[1] = heap_push(hp, pos, fs[1], x, -hashes[i], 0)
             while fs[1] > smax:
                 # lower T to the largest tracked hash and stop tracking every object at or above it
-                top = -hk1[0]
+                top = -hp[0, 0]
                 fs[0] = top
-                while fs[1] > 0 and -hk1[0] >= top:
-                    y = hx[0]
-                    fs[1] = heap_remove(hk1, hk2, hx, pos, fs[1], y)
+                while fs[1] > 0 and -hp[0, 0] >= top:
+                    y = hp[0, 2]
+                    fs[1] = heap_remove(hp, pos, fs[1], y)
                     tracked[y] = 0
                     p = last[y]
                     if p >= 0:
@@ -323,9 +322,7 @@ def shards_mrc(
     fs_sc = np.array([thresh, 0], dtype=np.int64)
     tracked = np.zeros(0, dtype=np.int8)
     pos = np.full(0, -1, dtype=np.int32)
-    hk1 = np.zeros(int(sample_size or 0) + 2, dtype=np.int64)
-    hk2 = np.zeros(int(sample_size or 0) + 2, dtype=np.int64)
-    hx = np.zeros(int(sample_size or 0) + 2, dtype=np.int32)
+    hp = np.zeros((int(sample_size or 0) + 2, 3), dtype=np.int64)
     n_total = 0
     # per scaled distance: sum over events of 1/R_i (weights are R_final / R_i)
     parts_d: list[np.ndarray] = []
@@ -350,7 +347,7 @@ def shards_mrc(
             keep = np.zeros(ids.shape[0], dtype=np.int8)
             dout = np.empty(ids.shape[0], dtype=np.int64)
             rout = np.empty(ids.shape[0], dtype=np.float64)
-            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, hk1, hk2, hx, pos, int(sample_size), sd.last,
+            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, hp, pos, int(sample_size), sd.last,
                                         sd.weight, sd.bit, sd.sc, dout, rout, keep)
             kept = keep.astype(bool)
             d, r = dout[kept], rout[kept]

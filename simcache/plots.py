@@ -45,7 +45,7 @@ def style() -> Iterator[None]:
     """Apply the simcache figure style inside a ``with`` block."""
     import matplotlib as mpl
 
-    with mpl.rc_context(STYLE):
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
         yield
 
 
@@ -70,7 +70,9 @@ def _finish(ax: Any, xlabel: str, ylabel: str, title: str, logx: bool = False, l
     if logy:
         ax.set_yscale("log")
     handles, _ = ax.get_legend_handles_labels()
-    if handles:
+    if len(handles) > 4:  # a long legend covers data: put it beside the axes
+        ax.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    elif handles:
         ax.legend(title=legend_title)
 
 

@@ -441,6 +441,8 @@ def replay(
     specs = [sizes] if isinstance(sizes, (int, str, np.integer)) else list(sizes)
     if not specs:
         raise UsageError("no cache size given")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
     if not (isinstance(warmup, (int, float)) and 0.0 <= warmup < 1.0):
         raise UsageError(f"warm-up must be a fraction in [0, 1), got {warmup!r}")
     per_policy = resolve_params(names, params)

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "plot", help="draw figures from a sweep's results folder",
         description="Draw the figures a sweep names (or one given with --x/--y) from a results folder written by "
-        "simcache sweep: metric vs parameter with 95%% confidence bands, one line per --hue value; bar charts "
+        "simcache sweep: metric vs parameter with 95% confidence bands, one line per --hue value; bar charts "
         "with error bars; miss-ratio curves. Writes PNG and SVG.")
     p.add_argument("folder", metavar="DIR", help="results folder (holds metadata.json and summary.csv)")
     p.add_argument("--kind", choices=FIGURE_KINDS, default=None, help="figure kind (default: line)")

@@ -24,16 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "sweep", help="run a parameter sweep (grid × replications) and tabulate it",
         description="Run every point × replication of a sweep file, in parallel, storing each finished run at "
         "once: a sweep stopped at any moment and started again computes only the missing runs. Writes runs.csv, "
-        "summary.csv (mean and 95%% CI per point), metadata.json and the sweep's figures. Exit status 1 when "
+        "summary.csv (mean and 95% CI per point), metadata.json and the sweep's figures. Exit status 1 when "
         "some runs failed, 2 for a bad sweep file or argument.")
     p.add_argument("file", metavar="FILE", help="sweep file (TOML), e.g. experiments/smoke.toml")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="serial: this process; local: a process pool on all cores (default); dask: a Dask cluster")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="serial: this process; local: a process pool on all cores (default); dask: a Dask cluster "
+                   "(the default when --scheduler is given)")
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                    help="processes (local) or local Dask workers (default: all cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: results/NAME)")
+    p.add_argument("--quick", action="store_true",
+                   help="apply the file's [quick] overrides (fewer replications, shorter runs) into NAME-quick")
     p.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
     p.add_argument("--no-figures", action="store_true", help="skip the figures the sweep names")
     p.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size, run nothing")
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from simcache.sweeps.spec import load_sweep
 
     spec = load_sweep(args.file)
+    if args.quick:
+        spec = spec.quick_variant()
     if args.dry_run:
         spec.validate()
         n_points = len(spec.points())
@@ -56,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
               f"sweep {spec.name}: target {spec.target}, {n_points} points × {spec.replications} replications "
               f"= {n_points * spec.replications} runs over {', '.join(spec.axes) or 'no axes'}")
         return 0
-    if args.scheduler and args.executor != "dask":
-        args.executor = "dask"  # naming a scheduler only makes sense for Dask
+    if args.executor is None:
+        args.executor = "dask" if args.scheduler else "local"
     result = run_sweep(spec, args.executor, out=args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=not (args.quiet or args.json), retry_failed=args.retry_failed,
                        figures=not args.no_figures)

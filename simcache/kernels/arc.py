@@ -14,49 +14,50 @@ from simcache.kernels.base import KernelSpec
 # where: 0 absent, 1 T1, 2 T2, 3 B1, 4 B2
 # sc slots: 0/1 T1, 2/3 T2, 4/5 B1, 6/7 B2 head/tail, 8 used, 9 |T1|, 10 |T2|, 11 |B1|, 12 |B2|
 # fp[0]: p, the target size of T1 (a float, as ratios of list sizes move it)
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
+# rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
+_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _replace(prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, in_b2):  # noqa: ANN001
+def _replace(rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, in_b2):  # noqa: ANN001
     """The paper's REPLACE: T1's LRU to B1, or T2's LRU to B2."""
     if h1 >= 0 and (u1 > p or (in_b2 and u1 == p) or h2 < 0):
         k = t1
         s = osize[k]
-        h1, t1 = unlink(prev, nxt, h1, t1, k)
+        h1, t1 = unlink(rec, h1, t1, k)
         u1 -= s
-        hb1, tb1 = push_front(prev, nxt, hb1, tb1, k)
-        where[k] = 3
+        hb1, tb1 = push_front(rec, hb1, tb1, k)
+        rec[k, 2] = 3
         ub1 += s
     else:
         k = t2
         s = osize[k]
-        h2, t2 = unlink(prev, nxt, h2, t2, k)
+        h2, t2 = unlink(rec, h2, t2, k)
         u2 -= s
-        hb2, tb2 = push_front(prev, nxt, hb2, tb2, k)
-        where[k] = 4
+        hb2, tb2 = push_front(rec, hb2, tb2, k)
+        rec[k, 2] = 4
         ub2 += s
     return h1, t1, h2, t2, hb1, tb1, hb2, tb2, used - s, u1, u2, ub1, ub2
 
 
 @jit_inline
-def _trim_ghosts(prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap):  # noqa: ANN001
+def _trim_ghosts(rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap):  # noqa: ANN001
     """Keep the whole directory within 2c: drop B2's LRU ids, then B1's."""
     while u1 + u2 + ub1 + ub2 > 2 * cap and (hb1 >= 0 or hb2 >= 0):
         if hb2 >= 0:
             g = tb2
-            hb2, tb2 = unlink(prev, nxt, hb2, tb2, g)
+            hb2, tb2 = unlink(rec, hb2, tb2, g)
             ub2 -= osize[g]
         else:
             g = tb1
-            hb1, tb1 = unlink(prev, nxt, hb1, tb1, g)
+            hb1, tb1 = unlink(rec, hb1, tb1, g)
             ub1 -= osize[g]
-        where[g] = 0
+        rec[g, 2] = 0
     return hb1, tb1, hb2, tb2, ub1, ub2
 
 
 @jit
-def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where):  # noqa: ANN001
+def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """ARC replay of one chunk."""
     h1, t1, h2, t2, hb1, tb1, hb2, tb2 = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     used, u1, u2, ub1, ub2 = sc[8], sc[9], sc[10], sc[11], sc[12]
@@ -66,18 +67,18 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
     for i in range(ids.shape[0]):
         x = ids[i]
         s = sizes[i]
-        w = where[x]
+        w = rec[x, 2]
         hit = w == 1 or w == 2
         if hit:
             if w == 2:
                 if h2 != x:
-                    h2, t2 = unlink(prev, nxt, h2, t2, x)
-                    h2, t2 = push_front(prev, nxt, h2, t2, x)
+                    h2, t2 = unlink(rec, h2, t2, x)
+                    h2, t2 = push_front(rec, h2, t2, x)
             else:
-                h1, t1 = unlink(prev, nxt, h1, t1, x)
+                h1, t1 = unlink(rec, h1, t1, x)
                 u1 -= osize[x]
-                h2, t2 = push_front(prev, nxt, h2, t2, x)
-                where[x] = 2
+                h2, t2 = push_front(rec, h2, t2, x)
+                rec[x, 2] = 2
                 u2 += osize[x]
             if s != osize[x]:
                 d = s - osize[x]
@@ -85,19 +86,19 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                 u2 += d  # x is in T2 now
                 used += d
                 if s > cap:
-                    h2, t2 = unlink(prev, nxt, h2, t2, x)
+                    h2, t2 = unlink(rec, h2, t2, x)
                     u2 -= s
                     used -= s
-                    where[x] = 0
+                    rec[x, 2] = 0
                 else:
                     while used > cap:
                         h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
-                            prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p,
+                            rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p,
                             False)
                         hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
-                            prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+                            rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
                 hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
-                    prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+                    rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
         elif s <= cap:
             if w == 3:
                 # B1 ghost hit: recency is paying off, grow T1's target
@@ -107,11 +108,11 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                     p = cap
                 else:
                     p = min(p + s * ub2 / ub1, cap)
-                hb1, tb1 = unlink(prev, nxt, hb1, tb1, x)
+                hb1, tb1 = unlink(rec, hb1, tb1, x)
                 ub1 -= osize[x]
                 while used + s > cap:
                     h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
-                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                        rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
                 target = 2
             elif w == 4:
                 # B2 ghost hit: frequency is paying off, shrink T1's target
@@ -121,47 +122,49 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                     p = 0.0
                 else:
                     p = max(p - s * ub1 / ub2, 0.0)
-                hb2, tb2 = unlink(prev, nxt, hb2, tb2, x)
+                hb2, tb2 = unlink(rec, hb2, tb2, x)
                 ub2 -= osize[x]
                 while used + s > cap:
                     h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
-                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, True)
+                        rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, True)
                 target = 2
             else:
                 if u1 + ub1 + s > cap:
                     # case A: L1 = T1 + B1 would exceed c
                     while hb1 >= 0 and u1 + ub1 + s > cap:
                         g = tb1
-                        hb1, tb1 = unlink(prev, nxt, hb1, tb1, g)
+                        hb1, tb1 = unlink(rec, hb1, tb1, g)
                         ub1 -= osize[g]
-                        where[g] = 0
+                        rec[g, 2] = 0
                     while u1 + s > cap:
                         k = t1
-                        h1, t1 = unlink(prev, nxt, h1, t1, k)
+                        h1, t1 = unlink(rec, h1, t1, k)
                         u1 -= osize[k]
                         used -= osize[k]
-                        where[k] = 0
+                        rec[k, 2] = 0
                 else:
                     # case B: keep the whole directory within 2c
                     while hb2 >= 0 and u1 + u2 + ub1 + ub2 + s > 2 * cap:
                         g = tb2
-                        hb2, tb2 = unlink(prev, nxt, hb2, tb2, g)
+                        hb2, tb2 = unlink(rec, hb2, tb2, g)
                         ub2 -= osize[g]
-                        where[g] = 0
+                        rec[g, 2] = 0
                 while used + s > cap:
                     h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
-                        prev, nxt, osize, where, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                        rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
                 target = 1
             osize[x] = s
             used += s
-            where[x] = target
+            rec[x, 2] = target
             if target == 1:
-                h1, t1 = push_front(prev, nxt, h1, t1, x)
+                h1, t1 = push_front(rec, h1, t1, x)
                 u1 += s
             else:
-                h2, t2 = push_front(prev, nxt, h2, t2, x)
+                h2, t2 = push_front(rec, h2, t2, x)
                 u2 += s
-            hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(prev, nxt, osize, where, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
+            if u1 + u2 + ub1 + ub2 > 2 * cap:  # rare (byte sizes only): test before paying for the call
+                hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
+                    rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
         if base + i >= warmup:
             if hit:
                 nh += 1

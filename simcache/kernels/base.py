@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-#: per-object array: (name, dtype, fill value)
-ObjArray = tuple[str, Any, int]
+#: per-object array: (name, dtype, fill value) or (name, dtype, fill value, width) for an (n, width) array
+ObjArray = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class KernelState:
         self.sc = sc
         self.fp = fp
         self.fixed = fixed
-        self.obj = [np.full(0, fill, dtype=dt) for _, dt, fill in spec.obj_arrays]
+        self.obj = [np.full(_shape(0, a), a[2], dtype=a[1]) for a in spec.obj_arrays]
         self.cnt = np.zeros(4, dtype=np.int64)
         self.seconds = 0.0
 
@@ -96,13 +96,13 @@ class KernelState:
         if n <= have:
             return
         new = max(n, have + have // 2)
-        for j, (_, dt, fill) in enumerate(self.spec.obj_arrays):
-            grown = np.full(new, fill, dtype=dt)
+        for j, a in enumerate(self.spec.obj_arrays):
+            grown = np.full(_shape(new, a), a[2], dtype=a[1])
             grown[:have] = self.obj[j]
             self.obj[j] = grown
         for j, fill in self.spec.grow_fixed:
             old = self.fixed[j]
-            grown = np.full(new, fill, dtype=old.dtype)
+            grown = np.full((new, *old.shape[1:]), fill, dtype=old.dtype)
             grown[: old.shape[0]] = old
             self.fixed[j] = grown
 
@@ -122,3 +122,7 @@ class KernelState:
     ) -> None:
         """Replay one chunk of dense ids through this cache."""
         self.spec.fn(ids, sizes, bsz, nxt, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp, *self.obj, *self.fixed)
+
+
+def _shape(n: int, a: ObjArray) -> int | tuple[int, int]:
+    return (n, int(a[3])) if len(a) > 3 else n

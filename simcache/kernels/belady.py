@@ -11,13 +11,13 @@ from simcache.kernels._jit import jit
 from simcache.kernels._structs import heap_push, heap_remove, heap_up
 from simcache.kernels.base import KernelSpec
 
-# sc slots: 0 heap length, 1 unused, 2 used.  Heap keys: hk1 = -(next access) so the min-heap pops the
-# farthest ("never" is -int64 max), hk2 = last touch, so among equal keys the least recently touched goes first.
+# sc slots: 0 heap length, 1 unused, 2 used.  Heap keys: -(next access) so the min-heap pops the
+# farthest ("never" is -int64 max), then the last touch, so among equal keys the least recently touched goes first.
 _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
 
 @jit
-def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hk1, hk2, hx):  # noqa: ANN001,E501
+def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
     """Belady replay of one chunk (``nxt_acc``: global next-access index, int64 max for never)."""
     hn, used = sc[0], sc[2]
     nh = nm = nbh = nbm = 0
@@ -29,29 +29,29 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
         if hit:
             # the next use moves later, so the key (its negation) decreases: sift up
             j = pos[x]
-            hk1[j] = -nxt_acc[i]
-            hk2[j] = base + i
-            heap_up(hk1, hk2, hx, pos, j)
+            hp[j, 0] = -nxt_acc[i]
+            hp[j, 1] = base + i
+            heap_up(hp, pos, j)
             if s != osize[x]:
                 used += s - osize[x]
                 osize[x] = s
                 if s > cap:
-                    hn = heap_remove(hk1, hk2, hx, pos, hn, x)
+                    hn = heap_remove(hp, pos, hn, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
-                        v = hx[0]
-                        hn = heap_remove(hk1, hk2, hx, pos, hn, v)
+                        v = hp[0, 2]
+                        hn = heap_remove(hp, pos, hn, v)
                         res[v] = 0
                         used -= osize[v]
         elif s <= cap:
             while used + s > cap and hn > 0:
-                v = hx[0]
-                hn = heap_remove(hk1, hk2, hx, pos, hn, v)
+                v = hp[0, 2]
+                hn = heap_remove(hp, pos, hn, v)
                 res[v] = 0
                 used -= osize[v]
-            hn = heap_push(hk1, hk2, hx, pos, hn, x, -nxt_acc[i], base + i)
+            hn = heap_push(hp, pos, hn, x, -nxt_acc[i], base + i)
             res[x] = 1
             osize[x] = s
             used += s
@@ -72,8 +72,8 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)]
+    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros((0, 3), dtype=np.int64)]
 
 
-BELADY = KernelSpec("belady", belady_kernel, {}, _init, _OBJ, needs_future=True, grow_fixed=((0, 0), (1, 0), (2, -1)))
+BELADY = KernelSpec("belady", belady_kernel, {}, _init, _OBJ, needs_future=True, grow_fixed=((0, 0),))
 SPECS = (BELADY,)

@@ -12,25 +12,25 @@ from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 head (newest), 1 tail (oldest, under the hand), 2 used, 3 max counter value
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("res", np.int8, 0),
+_OBJ = (("lk", np.int32, -1, 2), ("osize", np.int64, 0), ("res", np.int8, 0),
         ("freq", np.int64, 0))
 
 
 @jit_inline
-def _evict(prev, nxt, osize, res, freq, head, tail, used):  # noqa: ANN001
+def _evict(lk, osize, res, freq, head, tail, used):  # noqa: ANN001
     while True:
         v = tail
-        head, tail = unlink(prev, nxt, head, tail, v)
+        head, tail = unlink(lk, head, tail, v)
         if freq[v] >= 1:  # second chance: spend one unit and go round again
             freq[v] -= 1
-            head, tail = push_front(prev, nxt, head, tail, v)
+            head, tail = push_front(lk, head, tail, v)
         else:
             res[v] = 0
             return head, tail, used - osize[v]
 
 
 @jit
-def clock_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, res, freq):  # noqa: ANN001
+def clock_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, freq):  # noqa: ANN001
     """CLOCK replay of one chunk."""
     head, tail, used, maxf = sc[0], sc[1], sc[2], sc[3]
     nh = nm = nbh = nbm = 0
@@ -46,16 +46,16 @@ def clock_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
                 used += s - osize[x]
                 osize[x] = s
                 if s > cap:
-                    head, tail = unlink(prev, nxt, head, tail, x)
+                    head, tail = unlink(lk, head, tail, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
-                        head, tail, used = _evict(prev, nxt, osize, res, freq, head, tail, used)
+                        head, tail, used = _evict(lk, osize, res, freq, head, tail, used)
         elif s <= cap:
             while used + s > cap and tail >= 0:
-                head, tail, used = _evict(prev, nxt, osize, res, freq, head, tail, used)
-            head, tail = push_front(prev, nxt, head, tail, x)
+                head, tail, used = _evict(lk, osize, res, freq, head, tail, used)
+            head, tail = push_front(lk, head, tail, x)
             res[x] = 1
             osize[x] = s
             freq[x] = 0

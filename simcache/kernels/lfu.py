@@ -12,12 +12,12 @@ from simcache.kernels._structs import heap_down, heap_push, heap_remove
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 heap length, 1 unused, 2 used
-# the heap (hk1 = count, hk2 = last request, hx = object) holds one slot per resident object
+# heap rows (count, last request, object): one slot per resident object
 _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
 
 @jit
-def lfu_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hk1, hk2, hx):  # noqa: ANN001,E501
+def lfu_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
     """LFU replay of one chunk."""
     hn, used = sc[0], sc[2]
     nh = nm = nbh = nbm = 0
@@ -28,29 +28,29 @@ def lfu_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
         hit = res[x] != 0
         if hit:
             j = pos[x]
-            hk1[j] += 1
-            hk2[j] = base + i
-            heap_down(hk1, hk2, hx, pos, hn, j)
+            hp[j, 0] += 1
+            hp[j, 1] = base + i
+            heap_down(hp, pos, hn, j)
             if s != osize[x]:
                 used += s - osize[x]
                 osize[x] = s
                 if s > cap:
-                    hn = heap_remove(hk1, hk2, hx, pos, hn, x)
+                    hn = heap_remove(hp, pos, hn, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
-                        v = hx[0]
-                        hn = heap_remove(hk1, hk2, hx, pos, hn, v)
+                        v = hp[0, 2]
+                        hn = heap_remove(hp, pos, hn, v)
                         res[v] = 0
                         used -= osize[v]
         elif s <= cap:
             while used + s > cap and hn > 0:
-                v = hx[0]
-                hn = heap_remove(hk1, hk2, hx, pos, hn, v)
+                v = hp[0, 2]
+                hn = heap_remove(hp, pos, hn, v)
                 res[v] = 0
                 used -= osize[v]
-            hn = heap_push(hk1, hk2, hx, pos, hn, x, 1, base + i)
+            hn = heap_push(hp, pos, hn, x, 1, base + i)
             res[x] = 1
             osize[x] = s
             used += s
@@ -71,7 +71,7 @@ def lfu_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)]
+    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros((0, 3), dtype=np.int64)]
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
@@ -79,5 +79,5 @@ def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
     return not params["keep_history"]
 
 
-LFU = KernelSpec("lfu", lfu_kernel, {"keep_history": False}, _init, _OBJ, check=_check, grow_fixed=((0, 0), (1, 0), (2, -1)))
+LFU = KernelSpec("lfu", lfu_kernel, {"keep_history": False}, _init, _OBJ, check=_check, grow_fixed=((0, 0),))
 SPECS = (LFU,)

@@ -12,11 +12,11 @@ from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 head, 1 tail, 2 used
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("res", np.int8, 0))
+_OBJ = (("lk", np.int32, -1, 2), ("osize", np.int64, 0), ("res", np.int8, 0))
 
 
 @jit
-def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, prev, nxt, osize, res, move_on_hit):  # noqa: ANN001
+def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, move_on_hit):  # noqa: ANN001
     head, tail, used = sc[0], sc[1], sc[2]
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
@@ -26,28 +26,28 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, prev, nxt, osize
         hit = res[x] != 0
         if hit:
             if move_on_hit and head != x:
-                head, tail = unlink(prev, nxt, head, tail, x)
-                head, tail = push_front(prev, nxt, head, tail, x)
+                head, tail = unlink(lk, head, tail, x)
+                head, tail = push_front(lk, head, tail, x)
             if s != osize[x]:  # a size change on a hit: as the reference, refit or drop
                 used += s - osize[x]
                 osize[x] = s
                 if s > cap:
-                    head, tail = unlink(prev, nxt, head, tail, x)
+                    head, tail = unlink(lk, head, tail, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
                         v = tail
-                        head, tail = unlink(prev, nxt, head, tail, v)
+                        head, tail = unlink(lk, head, tail, v)
                         res[v] = 0
                         used -= osize[v]
         elif s <= cap:
             while used + s > cap and tail >= 0:
                 v = tail
-                head, tail = unlink(prev, nxt, head, tail, v)
+                head, tail = unlink(lk, head, tail, v)
                 res[v] = 0
                 used -= osize[v]
-            head, tail = push_front(prev, nxt, head, tail, x)
+            head, tail = push_front(lk, head, tail, x)
             res[x] = 1
             osize[x] = s
             used += s
@@ -68,15 +68,15 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, prev, nxt, osize
 
 
 @jit
-def lru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, res):  # noqa: ANN001
+def lru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
     """LRU replay of one chunk."""
-    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, prev, nxt, osize, res, True)
+    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, True)
 
 
 @jit
-def fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, res):  # noqa: ANN001
+def fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
     """FIFO replay of one chunk."""
-    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, prev, nxt, osize, res, False)
+    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, False)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

@@ -14,35 +14,35 @@ from simcache.kernels.base import KernelSpec
 # where: 0 absent, 1 S, 2 M, 3 G (ghost)
 # sc slots: 0/1 S, 2/3 M, 4/5 G head/tail, 6 used, 7 S used, 8 M used, 9 G used,
 #           10 S capacity, 11 M capacity, 12 G capacity, 13 move-to-main threshold
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0),
-        ("freq", np.int8, 0))
+# rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
+_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _evict(prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr):  # noqa: ANN001
+def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr):  # noqa: ANN001
     k = -1
     if mu <= mcap and st >= 0:
         # S: promote the tails that were hit enough, evict the first that was not (its id goes to G)
         while st >= 0:
             c = st
             s = osize[c]
-            sh, st = unlink(prev, nxt, sh, st, c)
+            sh, st = unlink(rec, sh, st, c)
             su -= s
-            if freq[c] >= thr:
-                freq[c] = 0
-                mh, mt = push_front(prev, nxt, mh, mt, c)
-                where[c] = 2
+            if rec[c, 3] >= thr:
+                rec[c, 3] = 0
+                mh, mt = push_front(rec, mh, mt, c)
+                rec[c, 2] = 2
                 mu += s
                 continue
-            where[c] = 0
+            rec[c, 2] = 0
             if s <= gcap:
-                gh, gt = push_front(prev, nxt, gh, gt, c)
-                where[c] = 3
+                gh, gt = push_front(rec, gh, gt, c)
+                rec[c, 2] = 3
                 gu += s
                 while gu > gcap:
                     g = gt
-                    gh, gt = unlink(prev, nxt, gh, gt, g)
-                    where[g] = 0
+                    gh, gt = unlink(rec, gh, gt, g)
+                    rec[g, 2] = 0
                     gu -= osize[g]
             k = c
             break
@@ -50,20 +50,20 @@ def _evict(prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, 
         # M: a 2-bit CLOCK
         while True:
             c = mt
-            mh, mt = unlink(prev, nxt, mh, mt, c)
-            if freq[c] > 0:
-                freq[c] -= 1
-                mh, mt = push_front(prev, nxt, mh, mt, c)
+            mh, mt = unlink(rec, mh, mt, c)
+            if rec[c, 3] > 0:
+                rec[c, 3] -= 1
+                mh, mt = push_front(rec, mh, mt, c)
                 continue
             mu -= osize[c]
-            where[c] = 0
+            rec[c, 2] = 0
             k = c
             break
     return sh, st, mh, mt, gh, gt, used - osize[k], su, mu, gu
 
 
 @jit
-def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where, freq):  # noqa: ANN001
+def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """S3-FIFO replay of one chunk."""
     sh, st, mh, mt, gh, gt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     used, su, mu, gu, mcap, gcap, thr = sc[6], sc[7], sc[8], sc[9], sc[11], sc[12], sc[13]
@@ -72,11 +72,11 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
     for i in range(ids.shape[0]):
         x = ids[i]
         s = sizes[i]
-        w = where[x]
+        w = rec[x, 2]
         hit = w == 1 or w == 2
         if hit:
-            if freq[x] < 3:
-                freq[x] += 1
+            if rec[x, 3] < 3:
+                rec[x, 3] += 1
             if s != osize[x]:
                 d = s - osize[x]
                 if w == 1:
@@ -87,36 +87,36 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
                 used += d
                 if s > cap:
                     if w == 1:
-                        sh, st = unlink(prev, nxt, sh, st, x)
+                        sh, st = unlink(rec, sh, st, x)
                         su -= s
                     else:
-                        mh, mt = unlink(prev, nxt, mh, mt, x)
+                        mh, mt = unlink(rec, mh, mt, x)
                         mu -= s
-                    where[x] = 0
+                    rec[x, 2] = 0
                     used -= s
                 else:
                     while used > cap:
                         sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
-                            prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+                            rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
         elif s <= cap:
             ghost = w == 3
             if ghost:
-                gh, gt = unlink(prev, nxt, gh, gt, x)
-                where[x] = 0
+                gh, gt = unlink(rec, gh, gt, x)
+                rec[x, 2] = 0
                 gu -= osize[x]
             while used + s > cap and (st >= 0 or mt >= 0):
                 sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
-                    prev, nxt, osize, where, freq, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+                    rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
             osize[x] = s
             used += s
-            freq[x] = 0
+            rec[x, 3] = 0
             if ghost:
-                mh, mt = push_front(prev, nxt, mh, mt, x)
-                where[x] = 2
+                mh, mt = push_front(rec, mh, mt, x)
+                rec[x, 2] = 2
                 mu += s
             else:
-                sh, st = push_front(prev, nxt, sh, st, x)
-                where[x] = 1
+                sh, st = push_front(rec, sh, st, x)
+                rec[x, 2] = 1
                 su += s
         if base + i >= warmup:
             if hit:

@@ -12,26 +12,26 @@ from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 head (newest), 1 tail (oldest), 2 used, 3 hand (-1: start at the tail)
-# prev points to the newer neighbour, nxt to the older one
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("res", np.int8, 0),
+# lk[x, 0] points to the newer neighbour, lk[x, 1] to the older one
+_OBJ = (("lk", np.int32, -1, 2), ("osize", np.int64, 0), ("res", np.int8, 0),
         ("vis", np.int8, 0))
 
 
 @jit_inline
-def _evict(prev, nxt, osize, res, vis, head, tail, used, hand):  # noqa: ANN001
+def _evict(lk, osize, res, vis, head, tail, used, hand):  # noqa: ANN001
     k = tail if hand < 0 else hand
     while vis[k] != 0:
         vis[k] = 0
-        nw = prev[k]
+        nw = lk[k, 0]
         k = tail if nw < 0 else nw
-    hand = prev[k]
-    head, tail = unlink(prev, nxt, head, tail, k)
+    hand = lk[k, 0]
+    head, tail = unlink(lk, head, tail, k)
     res[k] = 0
     return head, tail, used - osize[k], hand
 
 
 @jit
-def sieve_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, res, vis):  # noqa: ANN001
+def sieve_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, vis):  # noqa: ANN001
     """SIEVE replay of one chunk."""
     head, tail, used, hand = sc[0], sc[1], sc[2], sc[3]
     nh = nm = nbh = nbm = 0
@@ -47,17 +47,17 @@ def sieve_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
                 osize[x] = s
                 if s > cap:
                     if hand == x:
-                        hand = prev[x]
-                    head, tail = unlink(prev, nxt, head, tail, x)
+                        hand = lk[x, 0]
+                    head, tail = unlink(lk, head, tail, x)
                     res[x] = 0
                     used -= s
                 else:
                     while used > cap:
-                        head, tail, used, hand = _evict(prev, nxt, osize, res, vis, head, tail, used, hand)
+                        head, tail, used, hand = _evict(lk, osize, res, vis, head, tail, used, hand)
         elif s <= cap:
             while used + s > cap and tail >= 0:
-                head, tail, used, hand = _evict(prev, nxt, osize, res, vis, head, tail, used, hand)
-            head, tail = push_front(prev, nxt, head, tail, x)
+                head, tail, used, hand = _evict(lk, osize, res, vis, head, tail, used, hand)
+            head, tail = push_front(lk, head, tail, x)
             res[x] = 1
             osize[x] = s
             vis[x] = 0

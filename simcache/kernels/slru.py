@@ -13,35 +13,36 @@ from simcache.kernels.base import KernelSpec
 
 # where: 0 absent, 1 probationary, 2 protected
 # sc slots: 0/1 probationary head/tail, 2/3 protected head/tail, 4 used, 5 protected used, 6 protected limit
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
+# rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
+_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _rebalance(prev, nxt, osize, where, ph, pt, qh, qt, qu, qlim):  # noqa: ANN001
+def _rebalance(rec, osize, ph, pt, qh, qt, qu, qlim):  # noqa: ANN001
     while qu > qlim:
         k = qt
-        qh, qt = unlink(prev, nxt, qh, qt, k)
+        qh, qt = unlink(rec, qh, qt, k)
         qu -= osize[k]
-        ph, pt = push_front(prev, nxt, ph, pt, k)
-        where[k] = 1
+        ph, pt = push_front(rec, ph, pt, k)
+        rec[k, 2] = 1
     return ph, pt, qh, qt, qu
 
 
 @jit_inline
-def _evict(prev, nxt, osize, where, ph, pt, qh, qt, used, qu):  # noqa: ANN001
+def _evict(rec, osize, ph, pt, qh, qt, used, qu):  # noqa: ANN001
     if pt >= 0:
         k = pt
-        ph, pt = unlink(prev, nxt, ph, pt, k)
+        ph, pt = unlink(rec, ph, pt, k)
     else:
         k = qt
-        qh, qt = unlink(prev, nxt, qh, qt, k)
+        qh, qt = unlink(rec, qh, qt, k)
         qu -= osize[k]
-    where[k] = 0
+    rec[k, 2] = 0
     return ph, pt, qh, qt, used - osize[k], qu
 
 
 @jit
-def slru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where):  # noqa: ANN001
+def slru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """SLRU replay of one chunk."""
     ph, pt, qh, qt, used, qu, qlim = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
     nh = nm = nbh = nbm = 0
@@ -49,42 +50,43 @@ def slru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
     for i in range(ids.shape[0]):
         x = ids[i]
         s = sizes[i]
-        w = where[x]
+        w = rec[x, 2]
         hit = w != 0
         if hit:
             if w == 2:
                 if qh != x:
-                    qh, qt = unlink(prev, nxt, qh, qt, x)
-                    qh, qt = push_front(prev, nxt, qh, qt, x)
+                    qh, qt = unlink(rec, qh, qt, x)
+                    qh, qt = push_front(rec, qh, qt, x)
             else:
-                ph, pt = unlink(prev, nxt, ph, pt, x)
-                qh, qt = push_front(prev, nxt, qh, qt, x)
-                where[x] = 2
+                ph, pt = unlink(rec, ph, pt, x)
+                qh, qt = push_front(rec, qh, qt, x)
+                rec[x, 2] = 2
                 qu += osize[x]
-                ph, pt, qh, qt, qu = _rebalance(prev, nxt, osize, where, ph, pt, qh, qt, qu, qlim)
+                if qu > qlim:
+                    ph, pt, qh, qt, qu = _rebalance(rec, osize, ph, pt, qh, qt, qu, qlim)
             if s != osize[x]:
                 d = s - osize[x]
                 osize[x] = s
-                if where[x] == 2:
+                if rec[x, 2] == 2:
                     qu += d
-                    ph, pt, qh, qt, qu = _rebalance(prev, nxt, osize, where, ph, pt, qh, qt, qu, qlim)
+                    ph, pt, qh, qt, qu = _rebalance(rec, osize, ph, pt, qh, qt, qu, qlim)
                 used += d
                 if s > cap:
-                    if where[x] == 2:
-                        qh, qt = unlink(prev, nxt, qh, qt, x)
+                    if rec[x, 2] == 2:
+                        qh, qt = unlink(rec, qh, qt, x)
                         qu -= s
                     else:
-                        ph, pt = unlink(prev, nxt, ph, pt, x)
-                    where[x] = 0
+                        ph, pt = unlink(rec, ph, pt, x)
+                    rec[x, 2] = 0
                     used -= s
                 else:
                     while used > cap:
-                        ph, pt, qh, qt, used, qu = _evict(prev, nxt, osize, where, ph, pt, qh, qt, used, qu)
+                        ph, pt, qh, qt, used, qu = _evict(rec, osize, ph, pt, qh, qt, used, qu)
         elif s <= cap:
             while used + s > cap and (pt >= 0 or qt >= 0):
-                ph, pt, qh, qt, used, qu = _evict(prev, nxt, osize, where, ph, pt, qh, qt, used, qu)
-            ph, pt = push_front(prev, nxt, ph, pt, x)
-            where[x] = 1
+                ph, pt, qh, qt, used, qu = _evict(rec, osize, ph, pt, qh, qt, used, qu)
+            ph, pt = push_front(rec, ph, pt, x)
+            rec[x, 2] = 1
             osize[x] = s
             used += s
         if base + i >= warmup:

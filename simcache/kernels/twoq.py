@@ -13,33 +13,34 @@ from simcache.kernels.base import KernelSpec
 
 # where: 0 absent, 1 A1in, 2 Am, 3 A1out (ghost)
 # sc slots: 0/1 A1in, 2/3 Am, 4/5 A1out head/tail, 6 used, 7 A1in used, 8 A1out used, 9 Kin, 10 Kout
-_OBJ = (("prev", np.int32, -1), ("nxt", np.int32, -1), ("osize", np.int64, 0), ("where", np.int8, 0))
+# rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
+_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _evict(prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout):  # noqa: ANN001
+def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout):  # noqa: ANN001
     if it >= 0 and (iu > kin or mt < 0):
         k = it
         s = osize[k]
-        ih, it = unlink(prev, nxt, ih, it, k)
+        ih, it = unlink(rec, ih, it, k)
         iu -= s
-        oh, ot = push_front(prev, nxt, oh, ot, k)
-        where[k] = 3
+        oh, ot = push_front(rec, oh, ot, k)
+        rec[k, 2] = 3
         ou += s
         while ou > kout:
             g = ot
-            oh, ot = unlink(prev, nxt, oh, ot, g)
-            where[g] = 0
+            oh, ot = unlink(rec, oh, ot, g)
+            rec[g, 2] = 0
             ou -= osize[g]
     else:
         k = mt
-        mh, mt = unlink(prev, nxt, mh, mt, k)
-        where[k] = 0
+        mh, mt = unlink(rec, mh, mt, k)
+        rec[k, 2] = 0
     return ih, it, mh, mt, oh, ot, used - osize[k], iu, ou
 
 
 @jit
-def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, prev, nxt, osize, where):  # noqa: ANN001
+def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """2Q replay of one chunk."""
     ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]
@@ -48,12 +49,12 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
     for i in range(ids.shape[0]):
         x = ids[i]
         s = sizes[i]
-        w = where[x]
+        w = rec[x, 2]
         hit = w == 1 or w == 2
         if hit:
             if w == 2 and mh != x:
-                mh, mt = unlink(prev, nxt, mh, mt, x)
-                mh, mt = push_front(prev, nxt, mh, mt, x)
+                mh, mt = unlink(rec, mh, mt, x)
+                mh, mt = push_front(rec, mh, mt, x)
             if s != osize[x]:
                 d = s - osize[x]
                 if w == 1:
@@ -62,33 +63,33 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
                 used += d
                 if s > cap:
                     if w == 2:
-                        mh, mt = unlink(prev, nxt, mh, mt, x)
+                        mh, mt = unlink(rec, mh, mt, x)
                     else:
-                        ih, it = unlink(prev, nxt, ih, it, x)
+                        ih, it = unlink(rec, ih, it, x)
                         iu -= s
-                    where[x] = 0
+                    rec[x, 2] = 0
                     used -= s
                 else:
                     while used > cap:
                         ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                            prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
+                            rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
         elif s <= cap:
             ghost = w == 3
             if ghost:
-                oh, ot = unlink(prev, nxt, oh, ot, x)
-                where[x] = 0
+                oh, ot = unlink(rec, oh, ot, x)
+                rec[x, 2] = 0
                 ou -= osize[x]
             while used + s > cap:
                 ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                    prev, nxt, osize, where, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
+                    rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
             osize[x] = s
             used += s
             if ghost:
-                mh, mt = push_front(prev, nxt, mh, mt, x)
-                where[x] = 2
+                mh, mt = push_front(rec, mh, mt, x)
+                rec[x, 2] = 2
             else:
-                ih, it = push_front(prev, nxt, ih, it, x)
-                where[x] = 1
+                ih, it = push_front(rec, ih, it, x)
+                rec[x, 2] = 1
                 iu += s
         if base + i >= warmup:
             if hit:

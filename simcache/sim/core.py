@@ -75,10 +75,13 @@ def schedule(world: World, req: Request, delay: float, fn: Callable[[Any], None]
     """Make ``fn`` the request's next step, ``delay`` from now (and arm its timeout if it ends later)."""
     if req.done:
         return
-    env = world.env
     ev = Step(fn, req)
-    t = env._now + delay
-    heappush(env._queue, (t, 1, next(env._eid), ev))
+    t = world.env._now + delay
+    # World.push, inlined: this is the hottest call of a simulation
+    eid = next(world._eid)
+    heappush(world.cal, (t, 1, eid, ev))
+    if t < world._pump_t:
+        world.new_pump(t, eid)
     req.ev = ev
     if not req.tmo and t > req.deadline:
         arm_timeout(world, req)
@@ -139,10 +142,30 @@ def call(world: World, req: Request, src: str, srv: Any, opcode: str, k: Cont, p
     req.opcode = opcode
     req.k = k
     req.srv = srv
-    req.t_sent = world.env._now
+    now = req.t_sent = world.env._now
     if pool is not None and not pool.acquire(req):
         return  # waiting for a connection; the pool continues (or fails) the call
-    transmit(world, req)
+    # transmit + schedule, inlined (the common case: a direct lossless link that is up)
+    lk = world.network._links.get((src, srv.node))
+    if lk is not None and lk.plain and lk.up:
+        buf = lk.buf
+        t = now + (buf.pop() if buf else lk.refill())
+    else:
+        d = world.network.delay(src, srv.node, req.size if opcode == "set" else 0)
+        if d is None:
+            lost(world, req)
+            return
+        t = now + d
+    if req.done:
+        return
+    ev = Step(srv.arrive, req)
+    eid = next(world._eid)
+    heappush(world.cal, (t, 1, eid, ev))
+    if t < world._pump_t:
+        world.new_pump(t, eid)
+    req.ev = ev
+    if not req.tmo and t > req.deadline:
+        arm_timeout(world, req)
 
 
 def transmit(world: World, req: Request) -> None:

@@ -9,39 +9,57 @@ route is up (a partition); the sender learns of it only through its timeout.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 
 from simcache.errors import UsageError
-from simcache.sim.dists import Dist, Sampler, uniform_sampler
+from simcache.sim.dists import Dist, uniform_sampler
 from simcache.sim.world import World
 
 
-@dataclass
 class Link:
-    """One bidirectional link."""
+    """One bidirectional link.
 
-    a: str
-    b: str
-    latency: Dist
-    loss: float
-    bandwidth: float | None
-    draw: Sampler
-    coin: Sampler
-    up: bool = True
-    cuts: set[int] = field(default_factory=set)
-    fast: Sampler | None = None
+    Latency draws come from a pre-drawn batch (``buf``, popped from the end);
+    hot callers pop it directly when ``plain`` (lossless, no bandwidth limit)
+    and ``up``, and call :meth:`refill` when it is empty.
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("a", "b", "latency", "loss", "bandwidth", "rng", "buf", "coin", "up", "cuts", "plain", "batch")
+
+    def __init__(self, a: str, b: str, latency: Dist, loss: float, bandwidth: float | None,
+                 rng: np.random.Generator, batch: int = 2048) -> None:
+        self.a = a
+        self.b = b
+        self.latency = latency
+        self.loss = loss
+        self.bandwidth = bandwidth
+        self.rng = rng
+        self.batch = batch
+        self.buf: list[float] = []
+        self.coin = uniform_sampler(rng)
+        self.up = True
+        self.cuts: set[int] = set()
         # lossless links without a bandwidth limit need nothing but a latency draw
-        self.fast = self.draw if self.loss == 0.0 and not self.bandwidth else self.delay
+        self.plain = loss == 0.0 and not bandwidth
+
+    def refill(self) -> float:
+        """Draw the next batch of latencies; return the first."""
+        self.buf = self.latency.draw(self.rng, self.batch)[::-1].tolist()
+        return self.buf.pop()
+
+    def draw(self) -> float:
+        """One latency draw."""
+        buf = self.buf
+        return buf.pop() if buf else self.refill()
 
     def delay(self, size: float) -> float | None:
         """One traversal: the latency (plus transmission time), or None if the message is lost."""
         if self.loss > 0.0 and self.coin() < self.loss:
             return None
-        d = self.draw()
+        buf = self.buf
+        d = buf.pop() if buf else self.refill()
         if self.bandwidth:
             d += size / self.bandwidth
         return d
@@ -80,7 +98,7 @@ class Network:
                 self.add_node(n)
         dist = Dist.parse(latency)
         rng = self.world.rng(f"link:{a}|{b}")
-        link = Link(a, b, dist, loss, bandwidth, dist.sampler(rng), uniform_sampler(rng))
+        link = Link(a, b, dist, loss, bandwidth, rng)
         self._links[(a, b)] = self._links[(b, a)] = link
         self.graph.add_edge(a, b, link=link, weight=dist.mean())
         self._routes.clear()
@@ -99,8 +117,9 @@ class Network:
             return 0.0
         link = self._links.get((a, b))
         if link is not None and link.up:
-            if link.fast is link.draw:
-                return link.draw()
+            if link.plain:
+                buf = link.buf
+                return buf.pop() if buf else link.refill()
             d = link.delay(size)
             if d is None:
                 self.dropped += 1

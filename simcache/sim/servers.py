@@ -26,7 +26,7 @@ from simpy.events import Timeout
 from simcache.errors import UsageError
 from simcache.sim.core import Request, arm_timeout, deliver, lost, schedule
 from simcache.sim.dists import Dist
-from simcache.sim.world import World
+from simcache.sim.world import Step, World
 from simcache.store import Cache
 
 Queueing = Literal["lindley", "events"]
@@ -68,6 +68,9 @@ class Server:
         self.pauses: list[tuple[float, float]] = []
         self.paused_until = 0.0
         self.inflight: dict[Request, None] = {}
+        self._npauses = 0
+        self._net = world.network
+        self._links: dict[Any, Any] = world.network._links if world.network is not None else {}
         self.ops = 0
         self.busy = 0.0
         self.wait_sum = 0.0
@@ -95,18 +98,27 @@ class Server:
         return self._svc()
 
     # ------------------------------------------------------------ queueing
-    def arrive(self, ev: Timeout) -> None:
+    def arrive(self, ev: Any) -> None:
         """Event callback: ``req`` reaches the server."""
         req: Request = ev._value
         if ev is not req.ev:
             return
         world = self.world
-        net = world.network
         if not self.up:
             self.refused += 1
             self._error_back(req, "refused")
             return
-        back = net.delay(self.node, req.src, req.size if req.opcode == "get" else 0)
+        # the reply's network delay, drawn on arrival in both queueing modes so both consume draws alike
+        src = req.src
+        if self._net is None:  # the network was built after the server
+            self._net = world.network
+            self._links = world.network._links
+        lk = self._links.get((self.node, src))
+        if lk is not None and lk.plain and lk.up:
+            buf = lk.buf
+            back: float | None = buf.pop() if buf else lk.refill()
+        else:
+            back = self._net.delay(self.node, src, req.size if req.opcode == "get" else 0)
         if self._res is not None:
             arm_timeout(world, req)
             self.env.process(self._serve(req, back))
@@ -119,13 +131,14 @@ class Server:
             svc = self.service_time(req)
             self._free1 = dep = start + svc
         else:
-            f = self._heap[0]
+            heap = self._heap
+            f = heap[0]
             start = f if f > now else now
             self._t = start
             req.result = self.execute(req)
             svc = self.service_time(req)
             dep = start + svc
-            heapq.heapreplace(self._heap, dep)
+            heapq.heapreplace(heap, dep)
         self.ops += 1
         self.busy += svc
         self.wait_sum += start - now
@@ -133,9 +146,20 @@ class Server:
             lost(world, req)
             return
         req.s_dep = dep
-        req.pidx = len(self.pauses)
+        req.pidx = self._npauses
         self.inflight[req] = None
-        schedule(world, req, dep - now + back, self._reply)
+        if req.done:
+            return
+        # core.schedule, inlined
+        t = dep + back
+        ev = Step(self._reply, req)
+        eid = next(world._eid)
+        heapq.heappush(world.cal, (t, 1, eid, ev))
+        if t < world._pump_t:
+            world.new_pump(t, eid)
+        req.ev = ev
+        if not req.tmo and t > req.deadline:
+            arm_timeout(world, req)
 
     def _serve(self, req: Request, back: float | None) -> Any:
         """The event-by-event version of :meth:`arrive` (one SimPy process per command)."""
@@ -160,13 +184,13 @@ class Server:
         self.inflight[req] = None
         schedule(self.world, req, back, self._reply)
 
-    def _reply(self, ev: Timeout) -> None:
+    def _reply(self, ev: Any) -> None:
         """Event callback: the reply reaches the caller; apply pauses that began while it was in service."""
         req: Request = ev._value
         if ev is not req.ev:
             return
-        pauses = self.pauses
-        if req.pidx < len(pauses):
+        if req.pidx < self._npauses:
+            pauses = self.pauses
             shift = 0.0
             for ps, d in pauses[req.pidx:]:
                 if ps < req.s_dep + shift:
@@ -177,7 +201,10 @@ class Server:
                 schedule(self.world, req, shift, self._reply)
                 return
         self.inflight.pop(req, None)
-        deliver(ev)
+        # core.complete, inlined
+        if req.pool is not None:
+            req.pool.release(req)
+        req.k(req)  # type: ignore[misc]
 
     def _error_back(self, req: Request, err: str) -> None:
         back = self.world.network.delay(self.node, req.src)
@@ -221,6 +248,7 @@ class Server:
         now = self.env.now
         start = max(now, self.paused_until)
         self.pauses.append((start, duration))
+        self._npauses = len(self.pauses)
         self.paused_until = start + duration
         self._free1 = max(self._free1, start) + duration
         self._heap = sorted(max(f, start) + duration for f in self._heap)

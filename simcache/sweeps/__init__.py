@@ -18,6 +18,7 @@ _EXPORTS = {
     "mean_ci": "aggregate", "runs_table": "aggregate", "summarize": "aggregate",
     "EXECUTORS": "executors", "make_executor": "executors", "run_task": "executors",
     "SweepResult": "run", "load_results": "run", "run_sweep": "run", "tasks_for": "run",
+    "run_experiment": "run", "experiment_path": "run",
     "run_seed": "seeds", "seed_table": "seeds",
     "FigureSpec": "spec", "SweepSpec": "spec", "load_sweep": "spec", "sweep": "spec",
 }

@@ -156,6 +156,16 @@ class DaskExecutor:
         self._own = []
 
 
+def check_executor(kind: str, workers: int | None = None, scheduler: str | None = None) -> None:
+    """Reject a bad executor choice before anything is created or run."""
+    if kind not in EXECUTORS:
+        raise UsageError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {kind!r}")
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise UsageError(f"--workers: expected an integer >= 1, got {workers!r}")
+    if scheduler and kind != "dask":
+        raise UsageError(f"--scheduler only applies to --executor dask, not {kind!r}")
+
+
 def make_executor(kind: str = "local", *, workers: int | None = None, scheduler: str | None = None,
                   client: Any = None) -> SerialExecutor | LocalExecutor | DaskExecutor:
     """An executor by name: ``serial``, ``local`` (process pool) or ``dask``.
@@ -166,10 +176,7 @@ def make_executor(kind: str = "local", *, workers: int | None = None, scheduler:
         scheduler: a Dask scheduler address (dask only).
         client: an existing ``distributed.Client`` (dask only).
     """
-    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
-        raise UsageError(f"--workers: expected an integer >= 1, got {workers!r}")
-    if scheduler and kind != "dask":
-        raise UsageError(f"--scheduler only applies to --executor dask, not {kind!r}")
+    check_executor(kind, workers, scheduler)
     if kind == "serial":
         return SerialExecutor()
     if kind == "local":

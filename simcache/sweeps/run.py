@@ -27,7 +27,7 @@ import pandas as pd
 
 from simcache.errors import UsageError
 from simcache.sweeps.aggregate import runs_table, summarize
-from simcache.sweeps.executors import make_executor
+from simcache.sweeps.executors import check_executor, make_executor
 from simcache.sweeps.seeds import run_seed
 from simcache.sweeps.spec import SweepSpec, load_sweep
 from simcache.sweeps.store import RunStore, atomic_write_json
@@ -124,6 +124,7 @@ def run_sweep(
     """
     spec = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
     spec.validate()
+    check_executor(executor, workers, scheduler)
     from simcache.sweeps.targets import resolve_target
 
     target = resolve_target(spec.target, spec.source or "<sweep>")
@@ -184,6 +185,38 @@ def run_sweep(
     }
     atomic_write_json(out_dir / "metadata.json", result.metadata)
     return result
+
+
+def experiment_path(name: str) -> Path:
+    """The sweep file ``experiments/NAME.toml`` of the project (a path to a file is returned as is)."""
+    as_path = Path(name)
+    if as_path.suffix == ".toml" and as_path.is_file():
+        return as_path
+    folder = Path(__file__).resolve().parents[2] / "experiments"
+    path = folder / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none found"
+        raise UsageError(f"no experiment {name!r} in {folder}; experiments: {known}")
+    return path
+
+
+def run_experiment(name: str, *, quick: bool = False, executor: str = "local", workers: int | None = None,
+                   out_root: str | Path = "results", progress: bool = False, **kw: Any) -> SweepResult:
+    """Run ``experiments/NAME.toml`` (its ``[quick]`` variant with ``quick=True``) into ``OUT_ROOT/NAME``.
+
+    Args:
+        name: the experiment's file stem (``tour``, ``smoke``, ...) or a path to a sweep file.
+        quick: apply the file's ``[quick]`` overrides (fewer replications, shorter runs).
+        executor: ``serial``, ``local`` or ``dask``.
+        workers: processes or Dask workers.
+        out_root: the folder that receives one sub-folder per sweep, named after it.
+        progress: show a progress bar.
+        kw: passed on to :func:`run_sweep` (``scheduler``, ``client``, ``figures``, ``retry_failed``).
+    """
+    spec = load_sweep(experiment_path(name))
+    if quick:
+        spec = spec.quick_variant()
+    return run_sweep(spec, executor, out=Path(out_root) / spec.name, workers=workers, progress=progress, **kw)
 
 
 def write_tables(out_dir: Path, runs: pd.DataFrame, summary: pd.DataFrame) -> bool | str:

@@ -47,7 +47,7 @@ from simcache.errors import UsageError
 #: keys allowed at the top level of a sweep file
 TOP_KEYS = (
     "name", "description", "target", "replications", "seed", "common_random_numbers",
-    "base", "grid", "zip", "metrics", "figures",
+    "base", "grid", "zip", "metrics", "figures", "quick",
 )
 #: figure kinds a sweep can name (drawn from the aggregated table)
 FIGURE_KINDS = ("line", "bars", "mrc")
@@ -207,6 +207,8 @@ class SweepSpec:
         metrics: the metrics to aggregate (empty: every numeric one).
         figures: figures drawn after the sweep.
         name: the sweep's name (default output folder ``results/NAME``).
+        quick: overrides for a fast check (``replications``, base values, or a list replacing a grid
+            axis), applied by :meth:`quick_variant`.
         source: the file it came from, named in error messages.
     """
 
@@ -221,6 +223,7 @@ class SweepSpec:
     figures: tuple[FigureSpec, ...] = ()
     name: str = "sweep"
     description: str = ""
+    quick: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -289,6 +292,9 @@ class SweepSpec:
         if not isinstance(crn, bool):
             raise UsageError(f"{where}: common_random_numbers: expected true or false, got {crn!r}")
         name = data.get("name") or (Path(source).stem if source else "sweep")
+        quick = data.get("quick", {})
+        if not isinstance(quick, Mapping):
+            raise UsageError(f"{where}: quick: expected a table of overrides (replications, parameter = value)")
         return cls(
             target=data["target"],
             base=dict(data.get("base", {})),
@@ -301,6 +307,7 @@ class SweepSpec:
             figures=figures,
             name=name,
             description=str(data.get("description", "")),
+            quick=dict(quick),
             source=source,
         )
 
@@ -313,10 +320,36 @@ class SweepSpec:
             "grid": {k: list(v) for k, v in self.grid},
             "zip": [{k: list(v) for k, v in group} for group in self.zips],
             "metrics": list(self.metrics),
+            "quick": dict(self.quick),
             "figures": [
                 {k: getattr(f, k) for k in FIGURE_KEYS if getattr(f, k) not in (None, "", False)} for f in self.figures
             ],
         }
+
+    def quick_variant(self) -> SweepSpec:
+        """The sweep with its ``[quick]`` overrides applied, named ``NAME-quick`` (itself when it has none).
+
+        ``replications`` replaces the count; a parameter set in ``base`` takes the new value; a list for a
+        grid axis replaces that axis' values.
+        """
+        if not self.quick:
+            return self
+        where = f"{_where(self.source)}: quick"
+        data = self.to_dict()
+        data["quick"] = {}
+        data["name"] = f"{self.name}-quick"
+        grid_axes = dict(self.grid)
+        zip_axes = {k for group in self.zips for k, _ in group}
+        for key, value in self.quick.items():
+            if key == "replications":
+                data["replications"] = value
+            elif key in grid_axes:
+                data["grid"][key] = value
+            elif key in zip_axes:
+                raise UsageError(f"{where}.{key}: a zipped axis cannot be overridden; override the whole [[zip]]")
+            else:
+                data["base"][key] = value
+        return SweepSpec.from_dict(data, source=self.source)
 
     # ---------------------------------------------------------------- points
     @property

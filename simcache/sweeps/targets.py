@@ -223,6 +223,7 @@ def _execute_replay(point: Mapping[str, Any], seed: int) -> dict[str, Any]:
     from simcache.replay import replay
 
     p = replay_params(point)
+    source: Any
     if p["trace"] is not None:
         from simcache.traces import open_trace
 

@@ -27,6 +27,18 @@ for policy in kernel_names():
             bad.append((policy, trial))
 print("checked", len(kernel_names()), "kernels; mismatches:", bad)
 assert not bad
+
+from simcache.kernels import ArraySource
+from simcache.mrc import exact_lru_mrc, mrc_mae, shards_mrc
+ids = rng.zipf(1.2, 3000) % 300
+src = ArraySource(ids, chunk=500)
+sizes, mr = exact_lru_mrc(src)
+for c in (1, 10, 100):
+    assert abs(mr[c - 1] - (1 - hit_sequence("lru", ids, None, c, bytes_mode=False).mean())) < 1e-12
+assert mrc_mae((sizes, mr), shards_mrc(src, rate=1.0)) < 1e-12
+assert mrc_mae((sizes, mr), shards_mrc(src, sample_size=1000)) < 1e-12
+assert mrc_mae((sizes, mr), shards_mrc(src, sample_size=50)) < 0.2
+print("mrc ok")
 """
 
 
@@ -36,3 +48,4 @@ def test_kernels_match_reference_without_numba() -> None:
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mismatches: []" in proc.stdout
+    assert "mrc ok" in proc.stdout

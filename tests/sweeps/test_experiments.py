@@ -23,6 +23,7 @@ def test_experiment_file_validates(path: Path) -> None:
         pytest.skip(f"model {spec.target!r} is not registered in this build")
     try:
         spec.validate()
+        spec.quick_variant().validate()
     except UsageError as err:
         pytest.fail(str(err))
     assert spec.figures, "every shipped sweep names its figures"

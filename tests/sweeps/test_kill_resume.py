@@ -34,7 +34,7 @@ def _snapshot(runs: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-@pytest.mark.parametrize("executor", ["serial", "local"])
+@pytest.mark.parametrize("executor", ["serial", pytest.param("local", marks=pytest.mark.slow)])
 def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
     path = write_sweep(tmp_path, SLOW)
     out = tmp_path / "killed"

@@ -126,3 +126,42 @@ def test_python_built_sweep_defaults_to_results_folder(tmp_path: Path, toy_model
     res = run_sweep(spec, "serial", progress=False)
     assert res.out == Path("results/nb") and (tmp_path / "results/nb/runs.csv").is_file()
     assert isinstance(res.runs, pd.DataFrame) and len(res.runs) == 4
+
+
+@pytest.mark.slow  # starts its own cluster through the CLI; the in-process cluster test covers the executor
+def test_cli_dask_starts_a_local_cluster_and_matches_serial(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    path = write_sweep(tmp_path, TOY_SWEEP)
+    dask = cli("sweep", str(path), "--executor", "dask", "--workers", "2", "--out", str(tmp_path / "d"), "--quiet",
+               "--no-figures", cwd=tmp_path)
+    assert dask.returncode == 0, dask.stderr
+    serial = cli("sweep", str(path), "--executor", "serial", "--out", str(tmp_path / "s"), "--quiet", "--no-figures",
+                 cwd=tmp_path)
+    assert serial.returncode == 0, serial.stderr
+    assert (tmp_path / "d" / "runs.csv").read_bytes() == (tmp_path / "s" / "runs.csv").read_bytes()
+    meta = json.loads((tmp_path / "d" / "metadata.json").read_text())
+    assert meta["executor"] == "dask" and meta["workers"] == 2
+
+
+def test_scheduler_with_a_non_dask_executor_is_a_usage_error(tmp_path: Path, toy_models: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    path = write_sweep(tmp_path, TOY_SWEEP)
+    assert main(["sweep", str(path), "--executor", "local", "--scheduler", "tcp://127.0.0.1:1", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--scheduler only applies to --executor dask" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was created
+
+
+def test_replay_target_matches_a_direct_replay(tmp_path: Path) -> None:
+    from simcache.replay import replay
+    from simcache.workloads import SyntheticTrace, WorkloadSpec
+
+    spec = sweep("replay", base={"alpha": 0.9, "objects": 500, "requests": 5000, "warmup": 0.2},
+                 grid={"policy": ["lru", "sieve"], "size": [20, 100]}, replications=2, seed=8)
+    res = run_sweep(spec, "serial", out=tmp_path / "o", progress=False)
+    assert res.ok, res.failure_lines()
+    for row in res.runs.to_dict("records"):
+        trace = SyntheticTrace(WorkloadSpec(kind="zipf", alpha=0.9, n_objects=500), 5000, row["seed"])
+        direct = replay(trace, [row["policy"]], [row["size"]], warmup=0.2, seed=row["seed"])[0]
+        assert (row["hits"], row["misses"], row["miss_ratio"]) == (direct.hits, direct.misses, direct.miss_ratio)
+        assert row["result.requests"] == 4000  # counted after the warm-up, kept apart from the 'requests' input

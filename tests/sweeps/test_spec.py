@@ -124,3 +124,27 @@ def test_dry_run_counts_runs(tmp_path: Path, toy_models: Path, capsys: pytest.Ca
     path = write_sweep(tmp_path, TOY_SWEEP)
     assert main(["sweep", str(path), "--dry-run"]) == 0
     assert "6 points × 3 replications = 18 runs over mu, variant" in capsys.readouterr().out
+
+
+def test_quick_variant_applies_overrides() -> None:
+    spec = SweepSpec.from_dict({
+        "target": "m", "name": "big", "replications": 5, "base": {"requests": 10**6, "alpha": 0.8},
+        "grid": {"size": [1, 10, 100, 1000], "policy": ["lru", "fifo"]}, "zip": [{"a": [1, 2], "b": [3, 4]}],
+        "quick": {"replications": 2, "requests": 1000, "size": [1, 10]},
+    })
+    q = spec.quick_variant()
+    assert (q.name, q.replications, q.base["requests"], q.base["alpha"]) == ("big-quick", 2, 1000, 0.8)
+    assert dict(q.grid)["size"] == (1, 10) and dict(q.grid)["policy"] == ("lru", "fifo")
+    assert len(q.points()) == 2 * 2 * 2 and q.fingerprint() != spec.fingerprint()
+    assert q.quick_variant() is q  # applied once
+    bad = SweepSpec.from_dict({"target": "m", "zip": [{"a": [1], "b": [2]}], "quick": {"a": [5]}}, source="f.toml")
+    with pytest.raises(UsageError, match=r"f.toml: quick.a: a zipped axis cannot be overridden"):
+        bad.quick_variant()
+
+
+def test_unknown_experiment_lists_the_known_ones() -> None:
+    from simcache.sweeps import experiment_path
+
+    assert experiment_path("smoke").name == "smoke.toml"
+    with pytest.raises(UsageError, match=r"no experiment 'nope' .*experiments: .*smoke.*tour"):
+        experiment_path("nope")
