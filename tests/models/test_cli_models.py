@@ -42,7 +42,7 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: 
 
 def test_every_model_has_a_duration_and_runs_small() -> None:
     for name in model_names():
-        params = {"duration": 0.5} if name == "three-tier" else {"duration": 2000.0, "warmup": 100.0}
+        params = {"duration": 0.5} if name in ("three-tier", "hierarchy") else {"duration": 2000.0, "warmup": 100.0}
         s = run_model(name, params, 1)
         assert s["sim_requests"] > 0, name
 
