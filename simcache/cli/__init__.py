@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from simcache import __version__
 from simcache.errors import SimcacheError
@@ -27,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         "draw miss-ratio curves, compare with theory, and simulate whole cache systems.",
     )
     parser.add_argument("--version", action="version", version=f"simcache {__version__}")
+
+    def one_line_error(message: str) -> NoReturn:
+        # the usage block would bury the message; one line, exit status 2, like every other error
+        print(f"simcache: error: {message} (see simcache --help)", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = one_line_error  # type: ignore[method-assign]
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

@@ -58,6 +58,7 @@ class TourConfig:
         engine: replay engine (auto, fast, reference).
         seed: root seed.
         jobs: worker processes (1: replay in this process).
+        quick: run the sweeps and system models on their small variants.
     """
 
     out: Path
@@ -70,6 +71,7 @@ class TourConfig:
     engine: str = "auto"
     seed: int = 0
     jobs: int = 1
+    quick: bool = False
 
     def __post_init__(self) -> None:
         if not self.alphas or any(a < 0 for a in self.alphas):
@@ -88,7 +90,7 @@ class TourConfig:
         """A small tour (seconds, not minutes): smaller workloads, two sizes, the first requests of two traces."""
         return cls(out=out, objects=2_000, requests=20_000, fractions=(0.01, 0.1), real_limit=10_000,
                    real_traces=("lirs_multi2.trace.gz", "cloudphysics_io.oracleGeneral.bin"), engine=engine,
-                   jobs=jobs)
+                   jobs=jobs, quick=True)
 
 
 @dataclass(frozen=True)
@@ -343,9 +345,47 @@ def step_summary(tour: Tour) -> None:
              + ", ".join(sorted({f.name for f in tour.files if f.suffix != '.png'})) + ", and figures")
 
 
+def step_sweeps(tour: Tour) -> None:
+    """Run the tour's sweeps (experiments/tour.toml, three_tier_ttl.toml): replications, CIs and figures."""
+    from simcache.catalog import load_models
+    from simcache.sweeps import run_experiment
+
+    names = ["tour"] + (["three_tier_ttl"] if "three-tier" in load_models() else [])
+    for name in names:
+        res = run_experiment(name, quick=tour.config.quick, executor="local" if tour.config.jobs > 1 else "serial",
+                             workers=tour.config.jobs, out_root=tour.config.out / "sweeps", progress=False)
+        tour.files += [res.out / "runs.csv", res.out / "summary.csv", *res.figures]
+        tour.log(f"sweep {res.spec.name}: {len(res.runs)} runs ({len(res.failures)} failed) -> {res.out}")
+        for line in res.failure_lines():
+            tour.log(f"  {line}")
+
+
+def step_systems(tour: Tour) -> None:
+    """Simulate the three-tier and hierarchy models; write their summaries and latency/hit-ratio figures."""
+    import json
+
+    from simcache.sim.report import run_model_full, three_tier_figures
+    from simcache.sim.tier_report import hierarchy_figures
+
+    out = tour.config.out / "systems"
+    out.mkdir(parents=True, exist_ok=True)
+    duration = 5.0 if tour.config.quick else 60.0
+    for name, figures in (("three-tier", three_tier_figures), ("hierarchy", hierarchy_figures)):
+        result = run_model_full(name, {"duration": duration}, seed=tour.config.seed)
+        stem = name.replace("-", "_")
+        (out / f"{stem}.json").write_text(result.to_json())
+        result.timeseries.to_csv(out / f"{stem}_timeseries.csv", index=False)
+        written = figures(result, out / stem)
+        tour.files += [out / f"{stem}.json", out / f"{stem}_timeseries.csv", *map(Path, written or [])]
+        s = result.summary
+        lat = s.get("latency_ms", {})
+        tour.log(f"{name}: {s.get('sim_requests', 0):,} simulated requests in {s.get('wall_seconds', 0):.1f} s wall; "
+                 + ", ".join(f"{q.replace('_', '.')} {lat[q]:.1f} ms" for q in ("p50", "p99", "p99_9") if q in lat))
+
+
 #: the tour, in order
 STEPS: list[Callable[[Tour], None]] = [step_synthetic, step_real_traces, step_replay, step_theory,
-                                       step_write_tables, step_figures, step_summary]
+                                       step_write_tables, step_figures, step_sweeps, step_systems, step_summary]
 
 
 def run_tour(config: TourConfig, *, log: Callable[[str], None] = print) -> Tour:
