@@ -152,6 +152,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MRC speed ratio: {best_l / best_m:.1f}x; max |difference| at those sizes: "
           f"{np.max(np.abs(ours_at - np.asarray(lcs_mr))):.2e}")
 
+    # SHARDS: approximate curves against the exact one, on this trace and on the shared CloudPhysics trace
+    from simcache.mrc import mrc_mae, shards_mrc
+
+    traces = [("zipf", path)]
+    cloud = Path(__file__).resolve().parents[2] / "shared" / "traces" / "cloudphysics_io.oracleGeneral.bin"
+    if cloud.exists():
+        traces.append(("cloudphysics", cloud))
+    print()
+    for label, p in traces:
+        exact_t0 = clock()
+        exact = exact_lru_mrc(open_trace(p))
+        exact_dt = clock() - exact_t0
+        cells = []
+        for kw in ({"rate": 0.1}, {"rate": 0.01}, {"sample_size": 8192}, {"sample_size": 2048}):
+            t0 = clock()
+            approx = shards_mrc(open_trace(p), **kw)
+            dt = clock() - t0
+            k, v = next(iter(kw.items()))
+            cells.append(f"{k}={v}: MAE {mrc_mae(exact, approx):.4f} ({dt:.2f} s)")
+        print(f"SHARDS on {label} (exact {exact_dt:.2f} s): " + "; ".join(cells))
+
     # many sizes on threads vs one thread (wall clock: this measures parallelism)
     from simcache.kernels import replay_fast
 

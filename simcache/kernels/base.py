@@ -65,7 +65,12 @@ class KernelSpec:
         """Whether this kernel reproduces the reference policy with these parameters."""
         if any(k not in self.params for k in params):
             return False
-        return True if self.check is None else bool(self.check(self.resolve(params), bytes_mode))
+        if self.check is None:
+            return True
+        try:
+            return bool(self.check(self.resolve(params), bytes_mode))
+        except (TypeError, ValueError):  # a malformed value: the reference class reports it properly
+            return False
 
     def new_state(self, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> KernelState:
         """Fresh state for one cache of ``capacity`` units."""

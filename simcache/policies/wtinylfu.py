@@ -1,0 +1,265 @@
+"""W-TinyLFU (Einziger, Friedman & Manes, TOS 2017; Caffeine): window LRU + TinyLFU-admitted SLRU."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
+
+from simcache.policies.base import Key, Policy, PolicyError, register
+
+_M64 = (1 << 64) - 1
+_MAX_WIDTH = 1 << 22  # 4 rows x 4M one-byte counters: 16 MiB at most
+
+
+def mix64(x: int) -> int:
+    """SplitMix64's finaliser: a bijective 64-bit integer mix."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def key_hash64(key: Key) -> int:
+    """A process-independent 64-bit hash: integers as themselves, other keys by the blake2b of their repr."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        return int(key) & _M64
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
+
+
+class FrequencySketch:
+    """A count-min sketch of 4-bit counters with periodic halving and an optional doorkeeper.
+
+    Row ``i`` indexes counter ``mix64(h ^ seed[i]) & (width - 1)`` for the
+    key hash ``h``.  ``increment`` adds one to every row's counter below 15;
+    ``estimate`` is the minimum over rows (plus one when the doorkeeper holds
+    the key).  After ``sample_size`` increments every counter is halved
+    (floor), the doorkeeper is cleared, and the increment count halves too.
+    With the doorkeeper, a key's first sighting since the last reset only
+    sets its doorkeeper bits (two bits from the hash of seed 4); later ones
+    reach the counters.
+
+    Args:
+        width: counters per row (a power of two).
+        sample_size: increments between two halvings.
+        seeds: five 64-bit seeds (four rows and the doorkeeper).
+        doorkeeper: use the doorkeeper.
+    """
+
+    def __init__(self, width: int, sample_size: int, seeds: list[int], doorkeeper: bool) -> None:
+        self.width = width
+        self.mask = width - 1
+        self.sample_size = max(1, sample_size)
+        self.seeds = seeds
+        # bytearrays index fast from Python; the numpy view halves them in one call
+        self.rows = [bytearray(width) for _ in range(4)]
+        self._views = [np.frombuffer(r, dtype=np.uint8) for r in self.rows]
+        self.doorkeeper = doorkeeper
+        self.dk_bits = 8 * width
+        self.dk = bytearray(self.dk_bits if doorkeeper else 0)
+        self.additions = 0
+
+    def _indexes(self, h: int) -> list[int]:
+        return [mix64(h ^ s) & self.mask for s in self.seeds[:4]]
+
+    def _dk_indexes(self, h: int) -> tuple[int, int]:
+        d = mix64(h ^ self.seeds[4])
+        return (d & (self.dk_bits - 1), (d >> 32) & (self.dk_bits - 1))
+
+    def estimate(self, h: int) -> int:
+        """Estimated frequency of the key with hash ``h``."""
+        rows = self.rows
+        est = min(rows[i][j] for i, j in enumerate(self._indexes(h)))
+        if self.doorkeeper:
+            a, b = self._dk_indexes(h)
+            if self.dk[a] and self.dk[b]:
+                est += 1
+        return est
+
+    def increment(self, h: int) -> None:
+        """Record one access of the key with hash ``h``."""
+        if self.doorkeeper:
+            a, b = self._dk_indexes(h)
+            if not (self.dk[a] and self.dk[b]):
+                self.dk[a] = 1
+                self.dk[b] = 1
+                self._count()
+                return
+        rows = self.rows
+        for i, j in enumerate(self._indexes(h)):
+            if rows[i][j] < 15:
+                rows[i][j] += 1
+        self._count()
+
+    def _count(self) -> None:
+        self.additions += 1
+        if self.additions >= self.sample_size:
+            for v in self._views:
+                v >>= 1
+            if self.doorkeeper:
+                self.dk[:] = bytes(self.dk_bits)
+            self.additions //= 2
+
+
+@register
+class WTinyLFU(Policy):
+    """W-TinyLFU: a small LRU window in front of an SLRU main area guarded by TinyLFU.
+
+    Sizes (in capacity units): window ``max(1, int(capacity * window_ratio))``;
+    main = the rest, of which protected ``int(main * protected_ratio)``;
+    probation is whatever main holds outside protected.
+
+    * Every access (hit or miss) first records the key in the sketch.
+    * Miss: the key enters the window's MRU end.  Then, while the window holds
+      more than its size, its LRU key is the *candidate*: if main has room
+      for it, it enters probation's MRU end; otherwise it is compared with
+      main's *victim* (probation's LRU key, or protected's LRU key when
+      probation is empty).  The candidate enters probation only if its
+      estimated frequency is strictly greater than the victim's; then main's
+      victims (probation LRU first, then protected LRU) are evicted until it
+      fits.  Otherwise the candidate is evicted (it may be the new key itself).
+      A candidate larger than main is always evicted.
+    * Hit in the window: move to the window's MRU end.  Hit in probation:
+      move to protected's MRU end, then demote protected's LRU keys to
+      probation's MRU end while protected exceeds its size.  Hit in
+      protected: move to its MRU end.
+    * ``_victim`` (used when a hit grows an object): probation LRU, else
+      protected LRU, else window LRU.
+
+    Caffeine's hill-climbing window size and its random admission of warm
+    candidates (hash-flooding defence) are not modelled.
+
+    Args:
+        capacity: entries or bytes.
+        window_ratio: window share of capacity, in [0, 1).
+        protected_ratio: protected share of the main area, in [0, 1].
+        sketch_width_factor: sketch row width = next power of two >= capacity * factor
+            (clamped to [16, 2**22]).
+        sample_factor: the sketch halves after ``sample_factor * capacity`` increments.
+        doorkeeper: filter first sightings through a doorkeeper bit set.
+        rng: draws the five hash seeds at construction.
+    """
+
+    name = "wtinylfu"
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        window_ratio: float = 0.01,
+        protected_ratio: float = 0.8,
+        sketch_width_factor: float = 1.0,
+        sample_factor: int = 10,
+        doorkeeper: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(capacity, rng=rng)
+        if not 0.0 <= window_ratio < 1.0:
+            raise PolicyError(f"wtinylfu: window_ratio must be in [0, 1), got {window_ratio!r}")
+        if not 0.0 <= protected_ratio <= 1.0:
+            raise PolicyError(f"wtinylfu: protected_ratio must be in [0, 1], got {protected_ratio!r}")
+        if not sketch_width_factor > 0:
+            raise PolicyError(f"wtinylfu: sketch_width_factor must be > 0, got {sketch_width_factor!r}")
+        if int(sample_factor) != sample_factor or sample_factor < 1:
+            raise PolicyError(f"wtinylfu: sample_factor must be an integer >= 1, got {sample_factor!r}")
+        self.window_capacity = max(1, int(self.capacity * window_ratio))
+        self.main_capacity = self.capacity - self.window_capacity
+        self.protected_capacity = int(self.main_capacity * protected_ratio)
+        want = max(16, int(np.ceil(self.capacity * sketch_width_factor)))
+        width = min(_MAX_WIDTH, 1 << (want - 1).bit_length())
+        seeds = [int(s) for s in self.rng.integers(0, 2**63, size=5, dtype=np.int64)]
+        self.sketch = FrequencySketch(width, int(sample_factor) * self.capacity, seeds, bool(doorkeeper))
+        # key -> size, LRU first
+        self._window: OrderedDict[Key, int] = OrderedDict()
+        self._probation: OrderedDict[Key, int] = OrderedDict()
+        self._protected: OrderedDict[Key, int] = OrderedDict()
+        self._window_used = 0
+        self._probation_used = 0
+        self._protected_used = 0
+        self._hash: dict[Key, int] = {}
+
+    def _on_hit(self, key: Key, now: float, next_access: int) -> None:
+        self.sketch.increment(self._hash[key])
+        if key in self._window:
+            self._window.move_to_end(key)
+        elif key in self._protected:
+            self._protected.move_to_end(key)
+        else:
+            size = self._probation.pop(key)
+            self._probation_used -= size
+            self._protected[key] = size
+            self._protected_used += size
+            while self._protected_used > self.protected_capacity:
+                k, s = self._protected.popitem(last=False)
+                self._protected_used -= s
+                self._probation[k] = s
+                self._probation_used += s
+
+    def _on_insert(self, key: Key, size: int, now: float, next_access: int, expire_at: float | None) -> None:
+        h = key_hash64(key)
+        self.sketch.increment(h)
+        self._hash[key] = h
+        self._store(key, size)
+        self._window[key] = size
+        self._window_used += size
+        while self._window_used > self.window_capacity:
+            cand, csize = self._window.popitem(last=False)
+            self._window_used -= csize
+            main_used = self._probation_used + self._protected_used
+            if main_used + csize <= self.main_capacity:
+                self._to_probation(cand, csize)
+                continue
+            if csize <= self.main_capacity:
+                victim = next(iter(self._probation or self._protected))
+                if self.sketch.estimate(self._hash[cand]) > self.sketch.estimate(self._hash[victim]):
+                    while self._probation_used + self._protected_used + csize > self.main_capacity:
+                        self._drop(self._main_victim())
+                    self._to_probation(cand, csize)
+                    continue
+            del self._hash[cand]
+            self._drop(cand)
+        # a hit that grew a key can leave main above its share; never exceed the whole cache
+        while self.used > self.capacity:
+            self._drop(self._victim())
+
+    def _to_probation(self, key: Key, size: int) -> None:
+        self._probation[key] = size
+        self._probation_used += size
+
+    def _main_victim(self) -> Key:
+        if self._probation:
+            key, size = self._probation.popitem(last=False)
+            self._probation_used -= size
+        else:
+            key, size = self._protected.popitem(last=False)
+            self._protected_used -= size
+        del self._hash[key]
+        return key
+
+    def _victim(self) -> Key:
+        if self._probation or self._protected:
+            return self._main_victim()
+        key, size = self._window.popitem(last=False)
+        self._window_used -= size
+        del self._hash[key]
+        return key
+
+    def _remove(self, key: Key) -> None:
+        del self._hash[key]
+        for seg, attr in ((self._window, "_window_used"), (self._probation, "_probation_used"),
+                          (self._protected, "_protected_used")):
+            size = seg.pop(key, None)
+            if size is not None:
+                setattr(self, attr, getattr(self, attr) - size)
+                return
+
+    def _resize(self, key: Key, old: int, new: int) -> None:
+        # keep the per-segment occupancy in step before the base class evicts
+        for seg, attr in ((self._window, "_window_used"), (self._probation, "_probation_used"),
+                          (self._protected, "_protected_used")):
+            if key in seg:
+                seg[key] = new
+                setattr(self, attr, getattr(self, attr) + new - old)
+                break
+        super()._resize(key, old, new)
