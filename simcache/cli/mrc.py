@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--bytes", action="store_true", help="capacity in bytes, objects weigh their size")
     p.add_argument("--json", action="store_true", help="print one JSON array of {size, miss_ratio}")
     p.add_argument("--plot", metavar="FILE", help="also draw the curve to FILE (.png, .svg or .pdf)")
+    g = p.add_argument_group("sampling (SHARDS, for traces too large to replay whole)")
+    g.add_argument("--shards-rate", type=float, metavar="R",
+                   help="approximate the curve by SHARDS spatial sampling at a fixed rate R in (0, 1]")
+    g.add_argument("--shards-size", type=int, metavar="K",
+                   help="fixed-size SHARDS: track at most K sampled objects (the rate adapts downwards)")
+    g.add_argument("--compare-exact", action="store_true",
+                   help="with SHARDS, also compute the exact curve and report the mean absolute error")
     p.set_defaults(func=run)
-
-
-def miss_ratio_at(sizes: np.ndarray, miss_ratios: np.ndarray, query: Sequence[int]) -> list[float]:
-    """Sample a step miss-ratio curve: the ratio at the largest curve size <= each query size (1.0 below the first)."""
-    sizes = np.asarray(sizes)
-    idx = np.searchsorted(sizes, np.asarray(query), side="right") - 1
-    return [float(miss_ratios[i]) if i >= 0 else 1.0 for i in idx]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,19 +45,34 @@ def run(args: argparse.Namespace) -> int:
     for s in specs:
         parse_size(s)  # reject a bad size before the (long) pass over the trace
     source = source_from_namespace(args)
-    try:
-        from simcache.mrc import exact_lru_mrc
-    except ImportError as err:
-        raise UsageError(f"the MRC module is not available in this installation ({err})") from None
-    sizes, ratios = exact_lru_mrc(source, bytes_mode=args.bytes)
+    from simcache.mrc import exact_lru_mrc, mrc_mae, mrc_value, shards_mrc
+
+    sampled = args.shards_rate is not None or args.shards_size is not None
+    if args.shards_rate is not None and not 0 < args.shards_rate <= 1:
+        raise UsageError(f"--shards-rate must be in (0, 1], got {args.shards_rate}")
+    if args.shards_size is not None and args.shards_size < 1:
+        raise UsageError(f"--shards-size must be >= 1, got {args.shards_size}")
+    if sampled and args.bytes:
+        raise UsageError("SHARDS sampling works in entries; drop --bytes or the --shards-* options")
+    if args.compare_exact and not sampled:
+        raise UsageError("--compare-exact compares a SHARDS curve with the exact one: add --shards-rate or --shards-size")
+    exact = None
+    if sampled:
+        sizes, ratios = shards_mrc(source, rate=args.shards_rate, sample_size=args.shards_size)
+        if args.compare_exact:
+            exact = exact_lru_mrc(source)
+    else:
+        sizes, ratios = exact_lru_mrc(source, bytes_mode=args.bytes)
     sizes, ratios = np.asarray(sizes), np.asarray(ratios, dtype=float)
+    kind = "SHARDS-sampled" if sampled else "exact"
     if specs:
         distinct = None
         if any(isinstance(parse_size(s), float) for s in specs):
             stats = trace_stats(source)
             distinct = stats.distinct_bytes if args.bytes else stats.distinct
         query = resolve_sizes(specs, distinct)
-        rows = [{"size": q, "miss_ratio": m} for q, m in zip(query, miss_ratio_at(sizes, ratios, query), strict=True)]
+        rows = [{"size": q, "miss_ratio": float(m)}
+                for q, m in zip(query, mrc_value((sizes, ratios), np.asarray(query)), strict=True)]
     else:
         if not args.bytes and len(sizes):
             # the curve stops at the largest reuse distance; beyond it only cold misses remain, up to every object
@@ -66,17 +81,26 @@ def run(args: argparse.Namespace) -> int:
                 sizes = np.arange(1, distinct + 1)
                 ratios = np.concatenate([ratios, np.full(distinct - len(ratios), ratios[-1])])
         rows = [{"size": int(s), "miss_ratio": float(m)} for s, m in zip(sizes, ratios, strict=True)]
+    mae = None
+    if exact is not None:
+        mae = mrc_mae(exact, (sizes, ratios))
+        for row, m in zip(rows, mrc_value(exact, np.asarray([r["size"] for r in rows])), strict=True):
+            row["exact_miss_ratio"] = float(m)
     if args.plot is not None:
         from simcache.plotting_basic import save_mrc_plot
 
         pts = {"asked": ([r["size"] for r in rows], [r["miss_ratio"] for r in rows])} if specs else None
-        save_mrc_plot(args.plot, sizes, ratios, points=pts, title=f"LRU miss-ratio curve: {source.name}",
+        save_mrc_plot(args.plot, sizes, ratios, points=pts, title=f"{kind} LRU miss-ratio curve: {source.name}",
                       xlabel="cache size (bytes)" if args.bytes else "cache size (entries)")
     if args.json:
         print(json.dumps(rows))
+        if mae is not None:
+            print(f"SHARDS mean absolute error vs the exact curve: {mae:.5f}", file=sys.stderr)
         return 0
-    print(f"exact LRU miss-ratio curve of {source.name} ({'bytes' if args.bytes else 'entries'})")
-    print(format_table(rows, ["size", "miss_ratio"]))
+    print(f"{kind} LRU miss-ratio curve of {source.name} ({'bytes' if args.bytes else 'entries'})")
+    print(format_table(rows, ["size", "miss_ratio"] + (["exact_miss_ratio"] if exact is not None else [])))
+    if mae is not None:
+        print(f"SHARDS mean absolute error vs the exact curve: {mae:.5f}")
     if args.plot is not None:
         print(f"wrote {args.plot}")
     return 0
