@@ -39,6 +39,9 @@ class GreedyDualBase(Policy):
         self._pushes = 0  # a unique third field, so heap entries never compare keys
         self._heap: list[tuple[float, int, int, Key]] = []
 
+    #: True when the priority depends on the object size (GDSF), so a resize re-prioritises
+    size_aware: bool = False
+
     def _priority(self, freq: int, size: int) -> float:
         raise NotImplementedError
 
@@ -82,8 +85,8 @@ class GreedyDualBase(Policy):
         del self._freq[key], self._prio[key], self._seq_of[key]
 
     def _resize(self, key: Key, old: int, new: int) -> None:
-        if self._priority(1, 1) != self._priority(1, 2):
-            # the priority depends on size: recompute it for the new size before evicting
+        if self.size_aware:
+            # recompute the priority for the new size before the base class evicts
             self._push(key, new)
         super()._resize(key, old, new)
 
@@ -101,6 +104,7 @@ class GDSF(GreedyDualBase):
     """
 
     name = "gdsf"
+    size_aware = True
 
     def __init__(self, capacity: int, *, cost: float = 1.0, rng: np.random.Generator | None = None) -> None:
         super().__init__(capacity, cost=cost, rng=rng)

@@ -127,6 +127,17 @@ class WTinyLFU(Policy):
     * ``_victim`` (used when a hit grows an object): probation LRU, else
       protected LRU, else window LRU.
 
+    * An object larger than the whole cache never reaches the policy (the
+      base class refuses it), so it is not recorded in the sketch.
+
+    Hashing (reproducible by seed, independent of ``PYTHONHASHSEED``): five
+    seeds ``rng.integers(0, 2**63, size=5, dtype=np.int64)`` are drawn once at
+    construction; a key's 64-bit hash is the integer itself (mod 2**64) for
+    ints, else the little-endian blake2b-64 of ``repr(key)``; row ``i`` uses
+    ``mix64(h ^ seed[i]) & (width - 1)`` (see :class:`FrequencySketch`).
+    The sketch halves every ``sample_factor * capacity`` increments, so for
+    byte capacities it effectively never ages unless ``sample_factor`` is small.
+
     Caffeine's hill-climbing window size and its random admission of warm
     candidates (hash-flooding defence) are not modelled.
 
@@ -135,7 +146,8 @@ class WTinyLFU(Policy):
         window_ratio: window share of capacity, in [0, 1).
         protected_ratio: protected share of the main area, in [0, 1].
         sketch_width_factor: sketch row width = next power of two >= capacity * factor
-            (clamped to [16, 2**22]).
+            (clamped to [16, 2**22]); the default 4 gives Caffeine's counter density
+            (a sparser sketch lets scan keys collide into hot keys' counters).
         sample_factor: the sketch halves after ``sample_factor * capacity`` increments.
         doorkeeper: filter first sightings through a doorkeeper bit set.
         rng: draws the five hash seeds at construction.
@@ -149,7 +161,7 @@ class WTinyLFU(Policy):
         *,
         window_ratio: float = 0.01,
         protected_ratio: float = 0.8,
-        sketch_width_factor: float = 1.0,
+        sketch_width_factor: float = 4.0,
         sample_factor: int = 10,
         doorkeeper: bool = False,
         rng: np.random.Generator | None = None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from heapq import heappush
 from typing import Any, Literal
 
 import numpy as np
@@ -24,24 +25,8 @@ from simpy.events import Timeout
 from simcache.errors import UsageError
 from simcache.sim.core import Request, arm_timeout
 from simcache.sim.dists import Dist, Sampler, uniform_sampler
-from simcache.sim.world import World
-
-try:  # the project's workload samplers
-    from simcache.workloads import ZipfSampler as _Zipf
-except ImportError:  # pragma: no cover - used only before simcache.workloads exists
-    _Zipf = None
-
-
-class _ZipfFallback:
-    """Zipf(alpha) ranks over n objects by inverse-CDF sampling."""
-
-    def __init__(self, alpha: float, n_objects: int, rng: np.random.Generator) -> None:
-        w = np.arange(1, n_objects + 1, dtype=float) ** -alpha
-        self.cdf = np.cumsum(w) / w.sum()
-        self.rng = rng
-
-    def sample(self, k: int) -> np.ndarray:
-        return np.minimum(np.searchsorted(self.cdf, self.rng.random(k), side="right"), len(self.cdf) - 1)
+from simcache.sim.world import Step, World
+from simcache.workloads import ZipfSampler
 
 
 @dataclass(frozen=True)
@@ -70,27 +55,31 @@ class Workload:
 
 
 class _Draws:
-    """Batched key/op/size draws for one client."""
+    """Batched key/op/size draws for one client (popped from the end of pre-drawn lists)."""
 
     def __init__(self, wl: Workload, rng: np.random.Generator, batch: int = 4096) -> None:
         self.wl = wl
         self.rng = rng
         self.batch = batch
-        sampler_cls = _Zipf if _Zipf is not None else _ZipfFallback
-        self.keys = sampler_cls(wl.alpha, wl.n_objects, rng)
+        self.keys = ZipfSampler(wl.alpha, wl.n_objects, rng, scramble=False)
         self._size = wl.size.sampler(rng) if wl.size.kind != "constant" else None
         self._const = int(wl.size.a) if wl.size.kind == "constant" else 1
-        self._buf: list[tuple[int, bool]] = []
+        self.kbuf: list[int] = []
+        self.obuf: list[str] = []
+
+    def refill(self) -> None:
+        """Draw the next batch of keys and operations."""
+        keys = np.asarray(self.keys.sample(self.batch))[::-1].tolist()
+        writes = (self.rng.random(self.batch) < self.wl.write_fraction)[::-1].tolist()
+        self.kbuf = keys
+        self.obuf = ["write" if w else "read" for w in writes]
 
     def next(self) -> tuple[int, str, int]:
-        if not self._buf:
-            keys = np.asarray(self.keys.sample(self.batch)).tolist()
-            writes = (self.rng.random(self.batch) < self.wl.write_fraction).tolist()
-            self._buf = list(zip(keys, writes, strict=True))
-            self._buf.reverse()
-        key, w = self._buf.pop()
+        """The next request's (key, operation, size)."""
+        if not self.kbuf:
+            self.refill()
         size = self._const if self._size is None else max(1, int(self._size()))
-        return key, ("write" if w else "read"), size
+        return self.kbuf.pop(), self.obuf.pop(), size
 
 
 class Client:
@@ -129,6 +118,11 @@ class Client:
         self.issued = 0
         self.finished = 0
         self.stop_at = math.inf
+        net = world.network
+        # the direct links to and from the app, for the hot path (None: routed, see Network.delay)
+        self._to_app = net._links.get((node, app.node)) if net is not None else None
+        self._from_app = self._to_app
+        self._after = type(self).after is not Client.after
 
     def _send(self, t_issue: float, key: Any, op: str, size: int, rid: int, t0: float, attempt: int,
               user: int) -> Request | None:
@@ -141,24 +135,42 @@ class Client:
 
     def new_request_at_app(self, user: int = -1) -> None:
         """Draw a request and deliver it to the app now (its issue time is back-dated by the network delay)."""
-        key, op, size = self.draws.next()
+        dr = self.draws
+        if not dr.kbuf:
+            dr.refill()
+        key = dr.kbuf.pop()
+        op = dr.obuf.pop()
+        size = dr._const if dr._size is None else max(1, int(dr._size()))
         self._rid += 1
         self.issued += 1
         now = self.env._now
-        d = self.world.network.delay(self.node, self.app.node)
+        lk = self._to_app
+        if lk is not None and lk.plain and lk.up:
+            buf = lk.buf
+            d: float | None = buf.pop() if buf else lk.refill()
+        else:
+            d = self.world.network.delay(self.node, self.app.node)
         if d is None:
             req = Request(self._rid, key, op, size, now, now + self.timeout, self)
             req.user = user
             arm_timeout(self.world, req)
             return
-        self._send(now - d, key, op, size, self._rid, now - d, 0, user)
+        t0 = now - d
+        req = Request(self._rid, key, op, size, t0, t0 + self.timeout, self)
+        req.user = user
+        self.app.handle(req)
 
     def reply(self, req: Request, t_app: float, outcome: str, detail: str) -> None:
         """The app finished ``req`` at ``t_app``; the answer travels back to the client."""
         if req.done:
             return
         if outcome == "ok":
-            d = self.world.network.delay(self.app.node, self.node)
+            lk = self._from_app
+            if lk is not None and lk.plain and lk.up:
+                buf = lk.buf
+                d: float | None = buf.pop() if buf else lk.refill()
+            else:
+                d = self.world.network.delay(self.app.node, self.node)
             if d is None:
                 req.ev = None
                 arm_timeout(self.world, req)
@@ -171,7 +183,8 @@ class Client:
             req.done = True
             self.finished += 1
             self.rec.request(t_end, t_end - req.t0, "ok", req.op)
-            self.after(req, t_end)
+            if self._after:
+                self.after(req, t_end)
             return
         req.done = True
         t_end = t_app + (self.world.network.delay(self.app.node, self.node) or 0.0)
@@ -240,7 +253,9 @@ class OpenLoopClient(Client):
             raise UsageError(f"{name}: rate must be > 0 requests/s, got {rate}")
         self.rate = rate
         self.arrivals = arrivals
-        arng = world.rng(f"{name}:arrivals")
+        arng = self._arng = world.rng(f"{name}:arrivals")
+        self._poisson = arrivals == "poisson"
+        self._gaps: list[float] = []
         self._exp1 = Dist("exponential", 1.0).sampler(arng)
         self._u = uniform_sampler(arng)
         if arrivals == "mmpp":
@@ -257,7 +272,7 @@ class OpenLoopClient(Client):
             self._amp, self._period = amp, period
         self._next_gap: Sampler = {"poisson": self._gap_poisson, "mmpp": self._gap_mmpp,
                                    "diurnal": self._gap_diurnal}[arrivals]
-        self.world.at(self._next_gap(), self._arrive)
+        self.world.at(self._refill_gaps() if self._poisson else self._next_gap(), self._arrive)
 
     def _gap_poisson(self) -> float:
         return self._exp1() / self.rate
@@ -285,11 +300,23 @@ class OpenLoopClient(Client):
             if self._u() * peak <= r:
                 return t - self.env._now
 
-    def _arrive(self, ev: Timeout) -> None:
-        if self.env._now >= self.stop_at:
+    def _arrive(self, ev: Any) -> None:
+        env = self.env
+        now = env._now
+        if now >= self.stop_at:
             return
-        self.world.at(self._next_gap(), self._arrive)
+        if self._poisson:
+            buf = self._gaps
+            gap = buf.pop() if buf else self._refill_gaps()
+        else:
+            gap = self._next_gap()
+        heappush(env._queue, (now + gap, 1, next(env._eid), Step(self._arrive, None)))
         self.new_request_at_app()
+
+    def _refill_gaps(self) -> float:
+        # the same draws as self._exp1() / self.rate, a batch at a time
+        self._gaps = (self._arng.exponential(1.0, 2048) / self.rate)[::-1].tolist()
+        return self._gaps.pop()
 
 
 class ClosedLoopClient(Client):

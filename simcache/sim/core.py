@@ -77,11 +77,8 @@ def schedule(world: World, req: Request, delay: float, fn: Callable[[Any], None]
         return
     ev = Step(fn, req)
     t = world.env._now + delay
-    # World.push, inlined: this is the hottest call of a simulation
-    eid = next(world._eid)
-    heappush(world.cal, (t, 1, eid, ev))
-    if t < world._pump_t:
-        world.new_pump(t, eid)
+    env = world.env
+    heappush(env._queue, (t, 1, next(env._eid), ev))
     req.ev = ev
     if not req.tmo and t > req.deadline:
         arm_timeout(world, req)
@@ -159,10 +156,8 @@ def call(world: World, req: Request, src: str, srv: Any, opcode: str, k: Cont, p
     if req.done:
         return
     ev = Step(srv.arrive, req)
-    eid = next(world._eid)
-    heappush(world.cal, (t, 1, eid, ev))
-    if t < world._pump_t:
-        world.new_pump(t, eid)
+    env = world.env
+    heappush(env._queue, (t, 1, next(env._eid), ev))
     req.ev = ev
     if not req.tmo and t > req.deadline:
         arm_timeout(world, req)

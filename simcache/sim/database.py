@@ -13,6 +13,26 @@ from simcache.sim.world import World
 from simcache.store import Cache
 
 
+class KeyHistory:
+    """The recent commits of one key: commit times of versions ``base + 1 ...``, and value id -> version.
+
+    Commit times are non-decreasing (FIFO service starts), so "how many
+    versions were committed by time t" is a bisection.
+    """
+
+    __slots__ = ("times", "wids", "base")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.wids: dict[int, int] = {}
+        self.base = 0  # versions forgotten (all committed before times[0])
+
+    @property
+    def latest(self) -> int:
+        """The number of versions committed (the latest version)."""
+        return self.base + len(self.times)
+
+
 class Database(Server):
     """A versioned key-value database.
 
@@ -21,6 +41,13 @@ class Database(Server):
     start of its service: the key's version goes up by one and the commit time
     is stamped.  A read answers ``(value id, version)``.  Operations take effect
     in FIFO order at their service start; the reply leaves at its end.
+
+    Memory stays flat however many writes a run makes: per key the database
+    keeps its latest value id and the commit times (and value ids) of at most
+    ``2 * history`` recent versions.  Staleness of a value within the last
+    ``history`` versions of its key is exact; a value older than what is kept
+    is reported as stale by at least the versions kept, since at least the
+    oldest kept commit (lower bounds; counted in ``truncated_reads``).
 
     Args:
         world: the simulation world.
@@ -33,15 +60,19 @@ class Database(Server):
         query_cache_service: service time of a query-cache hit.
         write_error_rate: probability that a write fails (nothing committed, the caller gets ``db_error``).
         queueing: see :class:`~simcache.sim.servers.Server`.
+        history: versions per key whose commit times are kept exactly (memory: at most twice that per key).
     """
 
     def __init__(self, world: World, name: str, node: str, read_service: Dist | str | float = "exp:0.002",
                  write_service: Dist | str | float = "exp:0.004", connections: int = 16, query_cache: int = 0,
                  query_cache_service: Dist | str | float = "exp:0.0002", write_error_rate: float = 0.0,
-                 queueing: Queueing = "lindley") -> None:
+                 queueing: Queueing = "lindley", history: int = 1024) -> None:
         super().__init__(world, name, node, read_service, connections, queueing)
         if not 0.0 <= write_error_rate <= 1.0:
             raise UsageError(f"{name}: write_error_rate must be in [0, 1], got {write_error_rate}")
+        if int(history) != history or history < 1:
+            raise UsageError(f"{name}: history must be an integer >= 1 (versions per key), got {history!r}")
+        self.history_limit = int(history)
         self.write_service = Dist.parse(write_service)
         self._wsvc = self.write_service.sampler(world.rng(f"{name}:write"))
         self.qc_service = Dist.parse(query_cache_service)
@@ -49,11 +80,11 @@ class Database(Server):
         self.qc = Cache("lru", query_cache, clock=self.clock) if query_cache else None
         self.write_error_rate = write_error_rate
         self._coin = uniform_sampler(world.rng(f"{name}:errors"))
-        #: key -> commit times of versions 1, 2, ... (non-decreasing)
-        self.history: dict[Any, list[float]] = {}
-        #: value id -> (key, version)
-        self.committed: dict[int, tuple[Any, int]] = {}
+        #: key -> its recent commits
+        self.history: dict[Any, KeyHistory] = {}
+        #: key -> value id of its latest committed version
         self.latest_wid: dict[Any, int] = {}
+        self.truncated_reads = 0
         self.reads = 0
         self.writes = 0
         self.write_errors = 0
@@ -70,25 +101,35 @@ class Database(Server):
     # --------------------------------------------------------------- state
     def version(self, key: Any) -> int:
         """The latest committed version of ``key`` (commits stamped up to now)."""
-        hist = self.history.get(key)
-        return 0 if not hist else bisect_right(hist, self.world.env.now)
+        h = self.history.get(key)
+        return 0 if h is None else h.base + bisect_right(h.times, self.world.env.now)
 
     def commit(self, key: Any, wid: int, t: float) -> int:
         """Commit value ``wid`` for ``key`` at time ``t``; return its version."""
-        hist = self.history.setdefault(key, [])
-        hist.append(t)
-        v = len(hist)
-        self.committed[wid] = (key, v)
+        h = self.history.get(key)
+        if h is None:
+            h = self.history[key] = KeyHistory()
+        times = h.times
+        times.append(t)
+        v = h.base + len(times)
+        h.wids[wid] = v
         self.latest_wid[key] = wid
         self.writes += 1
         if self.qc is not None:
             self.qc.delete(key)
+        k = self.history_limit
+        if len(times) > 2 * k and times[k - 1] <= self.world.env._now:
+            # forget the oldest k versions (all committed already, so counts up to now stay exact)
+            h.base += k
+            del times[:k]
+            base = h.base
+            h.wids = {w: ver for w, ver in h.wids.items() if ver > base}
         return v
 
     def read_value(self, key: Any) -> tuple[int, int]:
         """(value id, version) of the key's latest value."""
-        hist = self.history.get(key)
-        return (self.latest_wid[key], len(hist)) if hist else (0, 0)
+        h = self.history.get(key)
+        return (self.latest_wid[key], h.latest) if h is not None else (0, 0)
 
     def classify(self, key: Any, wid: int, now: float) -> tuple[int, float, bool]:
         """How a read that returned value ``wid`` of ``key`` at ``now`` compares with the truth.
@@ -96,22 +137,34 @@ class Database(Server):
         Returns (versions behind, seconds since the first newer version
         committed, dirty) -- dirty when ``wid`` was not committed at ``now``.
         """
+        h = self.history.get(key)
+        if h is None:
+            return 0, 0.0, wid != 0  # never written: any other value id was never committed
+        times = h.times
+        base = h.base
         if wid == 0:
             v = 0
         else:
-            kv = self.committed.get(wid)
-            if kv is None:
+            got = h.wids.get(wid)
+            if got is None:
+                if base == 0:
+                    return 0, 0.0, True
+                # older than the versions kept: report the lower bounds
+                self.truncated_reads += 1
+                latest = base + bisect_right(times, now)
+                return max(latest - base, 1), (now - times[0] if times[0] <= now else 0.0), False
+            v = got
+            if times[v - base - 1] > now:
                 return 0, 0.0, True
-            v = kv[1]
-        hist = self.history.get(key)
-        if not hist:
-            return 0, 0.0, False
-        if v and hist[v - 1] > now:
-            return 0, 0.0, True
-        latest = bisect_right(hist, now)
+        if v < base:
+            # version 0 after versions were forgotten
+            self.truncated_reads += 1
+            latest = base + bisect_right(times, now)
+            return latest - v, (now - times[0] if times[0] <= now else 0.0), False
+        latest = base + bisect_right(times, now)
         if latest <= v:
             return 0, 0.0, False
-        return latest - v, now - hist[v], False
+        return latest - v, now - times[v - base], False
 
     # ----------------------------------------------------------- commands
     def execute(self, req: Request) -> Any:

@@ -161,6 +161,8 @@ class Recorder:
         self._rt: list[float] = []
         self._rv: list[float] = []
         self._rop: list[str] = []
+        self._served: dict[str, list[float]] = {}
+        self._nserved = 0
         self.end_time = 0.0
         self.stale_age = LogHistogram(rel_err)
 
@@ -179,26 +181,34 @@ class Recorder:
         """A client request finished at ``t_end`` with ``outcome`` (ok, timeout, error)."""
         if t_end < self.warmup:
             return
-        w = int(t_end * self._inv_w)
-        self.windowed[("client", outcome, w)] += 1
-        self.totals[("client", outcome)] += 1
-        self.totals[("client", f"{op}_{outcome}")] += 1
         if detail:
+            w = int(t_end * self._inv_w)
             self.totals[("errors", detail)] += 1
             self.windowed[("errors", detail, w)] += 1
         if outcome == "ok":
+            # three appends; the ok counts (total, per operation, per window) are made in batches by _flush_requests
             self._rt.append(t_end)
             self._rv.append(latency)
             self._rop.append(op)
             if len(self._rv) >= self.FLUSH:
                 self._flush_requests()
+            return
+        self.windowed[("client", outcome, int(t_end * self._inv_w))] += 1
+        self.totals[("client", outcome)] += 1
+        self.totals[("client", f"{op}_{outcome}")] += 1
 
     def _flush_requests(self) -> None:
-        """Move buffered request latencies into the "all" stream and one stream per operation."""
+        """Count buffered ok requests per window and move their latencies into "all" and one stream per operation."""
+        self._flush_served()
         if not self._rv:
             return
         t, v, ops = self._rt, self._rv, self._rop
         self._rt, self._rv, self._rop = [], [], []
+        uw, cnt = np.unique((np.asarray(t) * self._inv_w).astype(np.int64), return_counts=True)
+        windowed, totals = self.windowed, self.totals
+        for w, c in zip(uw.tolist(), cnt.tolist(), strict=True):
+            windowed[("client", "ok", w)] += c
+        totals[("client", "ok")] += len(v)
         for name in ("all", *sorted(set(ops))):
             s = self._streams.get(name)
             if s is None:
@@ -209,6 +219,7 @@ class Recorder:
             else:
                 s.t.extend(x for x, o in zip(t, ops, strict=True) if o == name)
                 s.v.extend(x for x, o in zip(v, ops, strict=True) if o == name)
+                totals[("client", f"{name}_ok")] += len(s.v)
             self._flush(s)
 
     def count(self, component: str, metric: str, t: float, n: float = 1) -> None:
@@ -220,7 +231,6 @@ class Recorder:
         """A read delivered a value from ``tier``; how far behind the database it was."""
         if t < self.warmup:
             return
-        self.count(tier, "reads_served", t)
         if dirty:
             self.count(tier, "dirty_reads", t)
             self.count("client", "dirty_reads", t)
@@ -229,6 +239,29 @@ class Recorder:
             self.count("client", "stale_reads", t)
             self.totals[(tier, "stale_versions_sum")] += stale_versions
             self.stale_age.add([max(stale_seconds, 0.0)])
+        # reads_served is counted in batches (see _flush_served)
+        b = self._served.get(tier)
+        if b is None:
+            b = self._served[tier] = []
+        b.append(t)
+        self._nserved += 1
+        if self._nserved >= self.FLUSH:
+            self._flush_served()
+
+    def _flush_served(self) -> None:
+        """Count buffered served reads per tier and window."""
+        if not self._nserved:
+            return
+        windowed, totals = self.windowed, self.totals
+        for tier, ts in self._served.items():
+            if not ts:
+                continue
+            uw, cnt = np.unique((np.asarray(ts) * self._inv_w).astype(np.int64), return_counts=True)
+            for w, c in zip(uw.tolist(), cnt.tolist(), strict=True):
+                windowed[(tier, "reads_served", w)] += c
+            totals[(tier, "reads_served")] += len(ts)
+            ts.clear()
+        self._nserved = 0
 
     def watch(self, component: str, scrape: Callable[[], dict[str, float]], gauges: tuple[str, ...] = ()) -> None:
         """Scrape ``component``'s cumulative counters (and instantaneous ``gauges``) every window."""
@@ -291,6 +324,8 @@ class Recorder:
         return out
 
     def total(self, component: str, metric: str) -> float:
+        """A counter's total over the run (after the warmup)."""
+        self._flush_requests()
         return self.totals.get((component, metric), 0.0)
 
     def last_scrape(self, component: str) -> dict[str, float]:

@@ -26,6 +26,7 @@ from simpy.events import Timeout
 from simcache.errors import UsageError
 from simcache.sim.core import Request, arm_timeout, deliver, lost, schedule
 from simcache.sim.dists import Dist
+from simcache.sim.fastlru import lru_get, lru_set
 from simcache.sim.world import Step, World
 from simcache.store import Cache
 
@@ -153,10 +154,7 @@ class Server:
         # core.schedule, inlined
         t = dep + back
         ev = Step(self._reply, req)
-        eid = next(world._eid)
-        heapq.heappush(world.cal, (t, 1, eid, ev))
-        if t < world._pump_t:
-            world.new_pump(t, eid)
+        heapq.heappush(world.env._queue, (t, 1, next(world.env._eid), ev))
         req.ev = ev
         if not req.tmo and t > req.deadline:
             arm_timeout(world, req)
@@ -302,11 +300,11 @@ class CacheServer(Server):
         op = req.opcode
         store = self.store
         if op == "get":
-            e = store.get(req.key)
+            e = lru_get(store, req.key, self._t)
             # copy: a later set on this key must not change what this reply carries
             return None if e is None else (e.value, e.version, e.expire_at)
         if op == "set":
-            return store.set(req.key, req.wid, req.size, ttl=req.ttl, version=req.version)
+            return lru_set(store, req.key, req.wid, req.size, req.ttl, req.version, self._t)
         if op == "del":
             return store.delete(req.key)
         if op == "mget":

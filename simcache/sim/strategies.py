@@ -32,6 +32,7 @@ from simcache.errors import UsageError
 from simcache.sim.core import Pool, Request, call, deliver, lost, schedule
 from simcache.sim.database import Database
 from simcache.sim.dists import Dist
+from simcache.sim.fastlru import lru_get, lru_set
 from simcache.sim.servers import CacheServer, InProcessCache
 from simcache.sim.world import World
 
@@ -147,13 +148,13 @@ class App:
 
     def fill_local(self, req: Request, wid: int, version: int) -> None:
         if self.local is not None:
-            self.local.store.set(req.key, wid, req.size, ttl=self.ttl, version=version)
+            lru_set(self.local.store, req.key, wid, req.size, self.ttl, version, self.world.env._now)
 
     # ------------------------------------------------ cache-aside read path
     def read_cache_aside(self, req: Request) -> None:
         loc = self.local
         if loc is not None:
-            e = loc.store.get(req.key)
+            e = lru_get(loc.store, req.key, self.world.env._now)
             if e is not None:
                 self.served(req, loc.name, e.value)
                 self.done(req, loc.cost())
@@ -245,7 +246,7 @@ class ReadThrough(App):
     def read(self, req: Request) -> None:
         loc = self.local
         if loc is not None:
-            e = loc.store.get(req.key)
+            e = lru_get(loc.store, req.key, self.world.env._now)
             if e is not None:
                 self.served(req, loc.name, e.value)
                 self.done(req, loc.cost())

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -15,17 +14,18 @@ from simcache.sim.metrics import Recorder
 
 
 class Step:
-    """A bare scheduled callback: ``fn(step)`` runs at its time; ``step.value`` is what it carries.
+    """A bare scheduled callback: what SimPy's scheduler needs of an event, and nothing more.
 
-    Steps live in the world's own calendar (see :class:`World`), not in
-    SimPy's queue: a slotted object and a heap entry cost a fraction of a
-    :class:`simpy.Timeout` and of a pass through ``Environment.step``.
+    ``Environment.step`` pops ``(time, priority, id, event)``, calls each of
+    ``event.callbacks`` with the event and checks ``event._ok``; a slotted
+    object with those fields costs a fraction of a :class:`simpy.Timeout`.
     """
 
-    __slots__ = ("fn", "_value")
+    __slots__ = ("callbacks", "_value")
+    _ok = True
 
     def __init__(self, fn: Callable[[Any], None], value: Any) -> None:
-        self.fn = fn
+        self.callbacks = [fn]
         self._value = value
 
     @property
@@ -33,30 +33,8 @@ class Step:
         return self._value
 
 
-class _Pump:
-    """The SimPy event that runs the world's calendar: it sits in SimPy's queue at the calendar's head."""
-
-    __slots__ = ("callbacks",)
-    _ok = True
-    _value = None
-
-    def __init__(self, fn: Callable[[Any], None]) -> None:
-        self.callbacks = [fn]
-
-    def __lt__(self, other: object) -> bool:
-        return False  # two pumps for the same calendar head: either may go first
-
-
 class World:
     """The shared context of a simulation.
-
-    Bare callbacks (:meth:`at`, :func:`simcache.sim.core.schedule`) go into the
-    world's own calendar, a heap of ``(time, priority, id, step)`` entries whose
-    ids come from SimPy's own counter, so calendar steps and SimPy events share
-    one total order, the order SimPy alone would give them.  One SimPy event
-    (a pump) waits at the calendar's head; when it fires it runs every
-    calendar step due before SimPy's next event, so a step costs a heap push
-    and pop instead of a pass through ``Environment.step``.
 
     Args:
         seed: the run's seed; every component stream derives from it.
@@ -71,11 +49,6 @@ class World:
         self.recorder = Recorder(window, rel_err=rel_err, warmup=warmup)
         self._streams: set[str] = set()
         self.network: Any = None  # set by simcache.sim.network.Network
-        self.cal: list[tuple[float, int, int, Step]] = []
-        #: key of the earliest pump waiting in SimPy's queue (_ALWAYS while the calendar runs: no pump needed)
-        self._pump_t = math.inf  # time of the earliest pump waiting in SimPy's queue (-inf while pumping)
-        self._eid = self.env._eid  # SimPy's id counter, shared so both queues order ties the same way
-        self.steps = 0
 
     @property
     def now(self) -> float:
@@ -96,49 +69,10 @@ class World:
 
     def at(self, delay: float, fn: Callable[[Any], None], value: Any = None) -> Step:
         """Call ``fn(step)`` after ``delay`` (>= 0); ``step.value`` is ``value``."""
-        ev = Step(fn, value)
-        self.push(self.env._now + delay, ev)
-        return ev
-
-    def push(self, t: float, ev: Step) -> None:
-        """Put ``ev`` in the calendar at absolute time ``t`` (>= now)."""
-        eid = next(self._eid)
-        heappush(self.cal, (t, 1, eid, ev))
-        if t < self._pump_t:
-            self.new_pump(t, eid)
-
-    def new_pump(self, t: float, eid: int) -> None:
-        """Make sure the calendar runs at ``(t, eid)`` (called when a step is pushed before the waiting pump)."""
-        self._pump_t = t
-        # id - 0.5: just before the calendar entry itself, and after everything SimPy would run before it
-        heappush(self.env._queue, (t, 1, eid - 0.5, _Pump(self._pump)))
-
-    def _pump(self, _ev: _Pump) -> None:
-        """Run calendar steps until SimPy's own queue holds something earlier (or the calendar is empty)."""
         env = self.env
-        cal = self.cal
-        q = env._queue
-        self._pump_t = -math.inf
-        n = 0
-        try:
-            while cal:
-                item = cal[0]
-                if q and q[0] < item:
-                    if q[0][3].__class__ is _Pump:
-                        heappop(q)  # we are running the calendar already
-                        continue
-                    break
-                heappop(cal)
-                env._now = item[0]
-                ev = item[3]
-                n += 1
-                ev.fn(ev)
-        finally:
-            self.steps += n
-            self._pump_t = math.inf
-            if cal:
-                head = cal[0]
-                self.new_pump(head[0], head[2])
+        ev = Step(fn, value)
+        heappush(env._queue, (env._now + delay, 1, next(env._eid), ev))
+        return ev
 
     def run(self, until: float) -> None:
         """Run until simulated time ``until``, scraping metrics once per window."""

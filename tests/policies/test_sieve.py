@@ -45,9 +45,9 @@ def test_remove_under_hand_moves_hand_to_newer_neighbour():
     p = make_policy("sieve", 3)
     run(p, unit("ABCAD"))  # A cleared, B evicted, hand on C
     p.remove("C")  # the hand must move to D, not restart at the tail (A)
-    _, ev = run(p, unit("E"))
+    _, ev = run(p, unit("EF"))  # E fills the free slot; F evicts under the hand
     assert ev == ["D"]
-    assert set(p) == {"A", "E"}
+    assert set(p) == {"A", "E", "F"}
 
 
 def test_variable_sizes_evict_until_fit():
