@@ -28,7 +28,7 @@ def wide(capacity: int, **kw):
 def test_sizes_of_the_segments():
     p = make_policy("wtinylfu", 1000)
     assert (p.window_capacity, p.main_capacity, p.protected_capacity) == (10, 990, 792)
-    assert p.sketch.width == 1024  # next power of two >= capacity
+    assert p.sketch.width == 4096  # next power of two >= 4 x capacity
     assert make_policy("wtinylfu", 50).window_capacity == 1  # at least one unit
 
 
