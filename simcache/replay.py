@@ -374,11 +374,12 @@ def _reference(source: TraceSource, configs: Sequence[tuple[str, int, dict[str, 
 
 
 def _fast(source: TraceSource, policy: str, sizes: Sequence[int], params: Mapping[str, Any], *,
-          bytes_mode: bool, warmup_n: int) -> list[ReplayResult]:
+          bytes_mode: bool, warmup_n: int, seed: int = 0) -> list[ReplayResult]:
     """Replay one policy at several sizes through the compiled kernels."""
     from simcache import kernels
 
-    rows = kernels.replay_fast(source, policy, list(sizes), bytes_mode=bytes_mode, warmup=warmup_n, params=params)
+    rows = kernels.replay_fast(source, policy, list(sizes), bytes_mode=bytes_mode, warmup=warmup_n, params=params,
+                               seed=seed)
     out = []
     for size, row in zip(sizes, rows, strict=True):
         requests, misses = int(row["requests"]), int(row["misses"])
@@ -475,7 +476,8 @@ def replay(
     ref_configs: list[tuple[str, int, dict[str, Any]]] = []
     for name in names:
         if engines[name] == "fast":
-            for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode, warmup_n=warmup_n):
+            for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode, warmup_n=warmup_n,
+                           seed=seed):
                 results[(name, r.size)] = r
         else:
             ref_configs.extend((name, c, per_policy[name]) for c in dict.fromkeys(capacities))

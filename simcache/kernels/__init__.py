@@ -121,7 +121,7 @@ def _checked_ids(ids: np.ndarray, n_cat: int | None, base: int) -> np.ndarray:
 
 
 def dense_chunks(
-    source: Any, bytes_mode: bool, *, need_future: bool = False
+    source: Any, bytes_mode: bool, *, need_future: bool = False, need_raw: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]]:
     """Yield ``(ids, sizes, bsz, next_access, base, n_objects)`` per chunk of a trace source, ids made dense.
 
@@ -132,7 +132,12 @@ def dense_chunks(
         bytes_mode: sizes are the trace's byte sizes (True) or ones (False).
         need_future: also give next-access indexes; the whole trace is then
             held in memory (dense ids and sizes), as Belady needs the future.
+        need_raw: give the chunk's raw ids (int64; uint64 ids keep their bits)
+            in place of next-access indexes, for kernels that hash the original
+            keys (W-TinyLFU); not combinable with ``need_future``.
     """
+    if need_future and need_raw:
+        raise ValueError("need_future and need_raw share one slot")
     n_cat = catalogue_size(source)
     remap = Remapper(n_cat)
     if not need_future:
@@ -141,7 +146,7 @@ def dense_chunks(
             ids = remap.map(_checked_ids(chunk.ids, n_cat, base))
             bsz = np.ones(ids.shape[0], dtype=np.int64) if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64)
             sizes = bsz if bytes_mode else np.ones(ids.shape[0], dtype=np.int64)
-            yield ids, sizes, bsz, _EMPTY_I64, base, remap.n
+            yield ids, sizes, bsz, _raw_ids(chunk.ids) if need_raw else _EMPTY_I64, base, remap.n
             base += ids.shape[0]
         return
     parts_ids, parts_sz = [], []
@@ -159,6 +164,13 @@ def dense_chunks(
         bsz = all_b[lo:hi]
         sizes = bsz if bytes_mode else np.ones(hi - lo, dtype=np.int64)
         yield ids[lo:hi], sizes, bsz, nxt[lo:hi], lo, remap.n
+
+
+def _raw_ids(raw: np.ndarray) -> np.ndarray:
+    raw = np.ascontiguousarray(raw)
+    if raw.dtype == np.uint64:
+        return raw.view(np.int64)
+    return raw.astype(np.int64, copy=False)
 
 
 def warm_up(spec: KernelSpec, params: Mapping[str, Any], bytes_mode: bool) -> None:
@@ -190,6 +202,7 @@ def replay_fast(
     warmup: int = 0,
     params: Mapping[str, Any] | None = None,
     workers: int | None = None,
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Replay a trace through ``policy`` at each capacity with the fast kernel.
 
@@ -202,6 +215,10 @@ def replay_fast(
         params: the policy's parameters.
         workers: threads replaying capacities in parallel (default: one per
             core when compiled; 1 otherwise).
+        seed: for randomised policies (W-TinyLFU's sketch seeds), each capacity
+            draws from ``simcache.replay.policy_seed(seed, policy, capacity)``,
+            the stream the reference engine gives that (policy, size); None: the
+            reference class's default generator, ``default_rng(0)``.
 
     Returns one dict per capacity: capacity, requests, hits, misses, byte_hits,
     byte_misses, seconds (the kernel loop alone, summed over chunks).
@@ -211,13 +228,15 @@ def replay_fast(
     for c in capacities:
         if int(c) != c or c < 1:
             raise UsageError(f"capacity must be an integer >= 1, got {c!r}")
-    states = [spec.new_state(int(c), params, bytes_mode) for c in capacities]
+    states = [spec.new_state(int(c), params, bytes_mode, rng=_policy_rng(seed, policy, int(c)) if spec.seeded else None)
+              for c in capacities]
     empty = np.zeros(0, dtype=np.int8)
     warm_up(spec, params, bytes_mode)
     workers = _workers(len(states)) if workers is None else max(1, min(int(workers), len(states)))
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future):
+        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future,
+                                                          need_raw=spec.needs_raw):
             for st in states:
                 st.ensure(n)
             if pool is None:
@@ -231,6 +250,14 @@ def replay_fast(
         if pool is not None:
             pool.shutdown()
     return [_result(st) for st in states]
+
+
+def _policy_rng(seed: int | None, policy: str, capacity: int) -> np.random.Generator | None:
+    if seed is None:
+        return None
+    from simcache.replay import policy_seed  # imported late: simcache.replay imports this package lazily too
+
+    return policy_seed(seed, policy, capacity)
 
 
 def _result(st: KernelState) -> dict[str, Any]:
@@ -281,6 +308,7 @@ def hit_sequence(
     bytes_mode: bool,
     params: Mapping[str, Any] | None = None,
     chunk: int = CHUNK,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Per-request hit (True) / miss (False) array of one kernel run, for differential tests.
 
@@ -292,13 +320,15 @@ def hit_sequence(
         bytes_mode: capacity in bytes.
         params: policy parameters.
         chunk: requests per chunk (small values exercise state carried across chunks).
+        rng: the generator the reference class would get (seeded kernels only; None: ``default_rng(0)``).
     """
     params = dict(params or {})
     spec = _spec(policy, params, bytes_mode)
-    st = spec.new_state(int(capacity), params, bytes_mode)
+    st = spec.new_state(int(capacity), params, bytes_mode, rng=rng)
     src = ArraySource(ids, sizes, chunk=chunk)
     out = np.zeros(len(src.ids), dtype=np.int8)
-    for d_ids, d_sizes, bsz, nxt, base, n in dense_chunks(src, bytes_mode, need_future=spec.needs_future):
+    for d_ids, d_sizes, bsz, nxt, base, n in dense_chunks(src, bytes_mode, need_future=spec.needs_future,
+                                                          need_raw=spec.needs_raw):
         st.ensure(n)
         st.run(d_ids, d_sizes, bsz, nxt, base, 0, out[base : base + d_ids.shape[0]])
     return out.astype(bool)

@@ -7,7 +7,8 @@ Every kernel function has the signature::
 ``ids`` are dense int32 ids of one chunk, ``sizes`` the sizes in capacity units
 (ones when capacity counts entries), ``bsz`` the byte sizes counted in
 byte_hits/byte_misses, ``nxt`` the global index of each request's next access
-(only Belady reads it; an empty array otherwise), ``base`` the global index of
+(only Belady reads it), or for a kernel with ``needs_raw`` the chunk's raw int64
+ids (W-TinyLFU hashes the original keys), an empty array otherwise; ``base`` the global index of
 the chunk's first request, ``warmup`` how many leading requests go uncounted,
 ``cnt`` the int64 counters [hits, misses, byte_hits, byte_misses], ``hitout``
 an int8 per-request hit array (empty when not wanted), ``cap`` the capacity,
@@ -40,6 +41,9 @@ class KernelSpec:
         obj_arrays: per-object arrays indexed by dense id, grown as new ids appear.
         needs_future: the kernel reads next-access indexes (Belady).
         check: optional extra validation of params/bytes_mode; returns False when unsupported.
+        needs_raw: the kernel reads the chunk's raw ids (in the ``nxt`` argument).
+        seeded: ``init`` takes a fourth argument, the cache's ``numpy.random.Generator``,
+            from which it draws what the reference class draws at construction.
     """
 
     name: str
@@ -51,6 +55,8 @@ class KernelSpec:
     check: Callable[[Mapping[str, Any], bool], bool] | None = None
     #: fixed arrays whose length follows the number of objects (e.g. a heap), grown like obj_arrays
     grow_fixed: tuple[tuple[int, int], ...] = field(default=())
+    needs_raw: bool = False
+    seeded: bool = False
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know."""
@@ -72,9 +78,22 @@ class KernelSpec:
         except (TypeError, ValueError):  # a malformed value: the reference class reports it properly
             return False
 
-    def new_state(self, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> KernelState:
-        """Fresh state for one cache of ``capacity`` units."""
-        sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode)
+    def new_state(self, capacity: int, params: Mapping[str, Any], bytes_mode: bool,
+                  rng: np.random.Generator | None = None) -> KernelState:
+        """Fresh state for one cache of ``capacity`` units.
+
+        Args:
+            capacity: entries or bytes.
+            params: the policy's parameters.
+            bytes_mode: capacity in bytes.
+            rng: for a seeded kernel, the generator the reference class would get
+                (None: ``default_rng(0)``, the reference's own default).
+        """
+        if self.seeded:
+            gen = rng if rng is not None else np.random.default_rng(0)
+            sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode, gen)  # type: ignore[call-arg]
+        else:
+            sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode)
         return KernelState(self, int(capacity), sc, fp, fixed)
 
 

@@ -131,39 +131,47 @@ class Database(Server):
         h = self.history.get(key)
         return (self.latest_wid[key], h.latest) if h is not None else (0, 0)
 
-    def classify(self, key: Any, wid: int, now: float) -> tuple[int, float, bool]:
+    def classify(self, key: Any, wid: int, now: float, version: int | None = None) -> tuple[int, float, bool]:
         """How a read that returned value ``wid`` of ``key`` at ``now`` compares with the truth.
 
         Returns (versions behind, seconds since the first newer version
         committed, dirty) -- dirty when ``wid`` was not committed at ``now``.
+
+        Args:
+            key, wid, now: the key, the value id served, the time it was served.
+            version: the version the serving tier holds for it, when known (>= 0:
+                a committed version; -1: written to a cache before the database
+                committed it; None: look it up by value id).
         """
         h = self.history.get(key)
         if h is None:
-            return 0, 0.0, wid != 0  # never written: any other value id was never committed
+            # never written: only value id 0 (version 0) was ever committed
+            return 0, 0.0, (wid != 0) if version is None or version < 0 else False
         times = h.times
         base = h.base
-        if wid == 0:
+        if version is not None and version >= 0:
+            v = version
+        elif wid == 0:
             v = 0
         else:
             got = h.wids.get(wid)
             if got is None:
-                if base == 0:
-                    return 0, 0.0, True
-                # older than the versions kept: report the lower bounds
+                if base == 0 or version is not None:
+                    return 0, 0.0, True  # never committed (as far as the kept history goes)
+                # a committed value older than the kept history: at least this stale
                 self.truncated_reads += 1
                 latest = base + bisect_right(times, now)
                 return max(latest - base, 1), (now - times[0] if times[0] <= now else 0.0), False
             v = got
-            if times[v - base - 1] > now:
-                return 0, 0.0, True
-        if v < base:
-            # version 0 after versions were forgotten
-            self.truncated_reads += 1
-            latest = base + bisect_right(times, now)
-            return latest - v, (now - times[0] if times[0] <= now else 0.0), False
+        if v > base and times[v - base - 1] > now:
+            return 0, 0.0, True  # its commit is stamped later than the read
         latest = base + bisect_right(times, now)
         if latest <= v:
             return 0, 0.0, False
+        if v < base:
+            # the first newer version is forgotten; it committed no later than the oldest one kept
+            self.truncated_reads += 1
+            return latest - v, now - times[0], False
         return latest - v, now - times[v - base], False
 
     # ----------------------------------------------------------- commands

@@ -21,7 +21,6 @@ import heapq
 from typing import Any, Literal
 
 import simpy
-from simpy.events import Timeout
 
 from simcache.errors import UsageError
 from simcache.sim.core import Request, arm_timeout, deliver, lost, schedule

@@ -131,12 +131,13 @@ class App:
         t[(tier, "time")] += self.world.env._now - req.t_sent
         t[(tier, "calls")] += 1
 
-    def served(self, req: Request, tier: str, wid: int) -> None:
-        """A read obtained value ``wid`` from ``tier``; the recorder learns how fresh it was."""
+    def served(self, req: Request, tier: str, wid: int, version: int | None = None) -> None:
+        """A read obtained value ``wid`` (``version`` as the tier holds it) from ``tier``; the recorder learns how
+        fresh it was."""
         req.served_by = tier
         req.wid = wid
         now = self.world.env._now
-        behind, age, dirty = self.db.classify(req.key, wid, now)
+        behind, age, dirty = self.db.classify(req.key, wid, now, version)
         self.rec.read_served(now, tier, behind, age, dirty)
 
     def done(self, req: Request, extra: float = 0.0) -> None:
@@ -156,7 +157,7 @@ class App:
         if loc is not None:
             e = lru_get(loc.store, req.key, self.world.env._now)
             if e is not None:
-                self.served(req, loc.name, e.value)
+                self.served(req, loc.name, e.value, e.version)
                 self.done(req, loc.cost())
                 return
         if self.cache is not None:
@@ -171,7 +172,7 @@ class App:
         r = req.result
         if req.err is None and r is not None:
             self.fill_local(req, r[0], r[1])
-            self.served(req, cache.name, r[0])
+            self.served(req, cache.name, r[0], r[1])
             self.on_cache_hit(req, r)
             self.done(req)
             return
@@ -189,7 +190,7 @@ class App:
             self.fail(req, req.err)
             return
         wid, version = req.result
-        self.served(req, self.db.name, wid)
+        self.served(req, self.db.name, wid, version)
         self.fill_local(req, wid, version)
         if self.cache is None:
             self.done(req)
@@ -248,7 +249,7 @@ class ReadThrough(App):
         if loc is not None:
             e = lru_get(loc.store, req.key, self.world.env._now)
             if e is not None:
-                self.served(req, loc.name, e.value)
+                self.served(req, loc.name, e.value, e.version)
                 self.done(req, loc.cost())
                 return
         if self.cache is None:
@@ -262,7 +263,7 @@ class ReadThrough(App):
         if req.err is None and req.result is not None:
             self.spent(cache.name, req)
             self.fill_local(req, req.result[0], req.result[1])
-            self.served(req, cache.name, req.result[0])
+            self.served(req, cache.name, req.result[0], req.result[1])
             self.done(req)
             return
         if req.err is not None:
@@ -298,7 +299,7 @@ class ReadThrough(App):
         t[(self.cache.name, "calls")] += 1
         wid, version = req.result
         self.fill_local(req, wid, version)
-        self.served(req, self.db.name, wid)
+        self.served(req, self.db.name, wid, version)
         self.done(req)
 
     def write(self, req: Request) -> None:
@@ -335,7 +336,7 @@ class WriteThrough(App):
         assert self.cache is not None
         self.spent(self.cache.name, req)
         if req.err is None and req.result is not None:
-            self.served(req, self.cache.name, req.result[0])
+            self.served(req, self.cache.name, req.result[0], req.result[1])
             self.done(req)
         else:
             self.fail(req, "not_found" if req.err is None else f"cache_{req.err}")

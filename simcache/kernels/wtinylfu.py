@@ -1,0 +1,305 @@
+"""W-TinyLFU kernel: window LRU, SLRU main (probation + protected), TinyLFU admission by a count-min sketch.
+
+The sketch is the reference's exactly (:class:`simcache.policies.wtinylfu.FrequencySketch`):
+four rows of 4-bit counters (one byte each), row ``i`` indexed by
+``mix64(h ^ seed[i]) & (width - 1)`` where ``h`` is the *raw* object id (the
+reference hashes the original key, so the kernel reads the chunk's raw ids, not
+the dense ones), halving every ``sample_factor * capacity`` increments, and an
+optional doorkeeper (kept here as a packed bit set; the reference uses one byte
+per bit, which holds the same information).  The five seeds come from the same
+``rng.integers`` draw the reference makes, so a given generator gives the
+identical hit/miss sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simcache.kernels._jit import COMPILED, jit, jit_inline
+from simcache.kernels._structs import push_front, unlink
+from simcache.kernels.base import KernelSpec
+
+# where (rec[x, 2]): 0 absent, 1 window, 2 probation, 3 protected
+# sc slots: 0/1 window head/tail, 2/3 probation, 4/5 protected, 6/7/8 window/probation/protected used,
+#           9 window capacity, 10 main capacity, 11 protected capacity, 12 row mask (width - 1),
+#           13 sample size, 14 additions, 15 doorkeeper bit mask (-1: no doorkeeper), 16..20 the five seeds
+# rec[x]: 0/1 links (newer, older), 2 where, 3 unused: one 16-byte record; hsh[x]: the raw id (the key's hash)
+_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0), ("hsh", np.int64, 0))
+_MAX_WIDTH = 1 << 22
+
+_M64 = (1 << 64) - 1
+
+if COMPILED:
+    # numba: explicit uint64 arithmetic wraps silently, as the reference's masked Python ints do
+
+    @jit_inline
+    def _mix(h, seed):  # noqa: ANN001, ANN202
+        x = np.uint64(h ^ seed) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+    @jit_inline
+    def _slot(h, seed, mask):  # noqa: ANN001, ANN202
+        return np.int64(_mix(h, seed) & np.uint64(mask))
+
+    @jit_inline
+    def _dk_slots(h, seed, mask):  # noqa: ANN001, ANN202
+        d = _mix(h, seed)
+        return np.int64(d & np.uint64(mask)), np.int64((d >> np.uint64(32)) & np.uint64(mask))
+
+else:
+    # plain Python: numpy scalars warn on wrap-around, so the same mix runs on Python ints
+
+    def _mix(h, seed):  # noqa: ANN001, ANN202
+        x = ((int(h) ^ int(seed)) + 0x9E3779B97F4A7C15) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        return x ^ (x >> 31)
+
+    def _slot(h, seed, mask):  # noqa: ANN001, ANN202
+        return _mix(h, seed) & int(mask)
+
+    def _dk_slots(h, seed, mask):  # noqa: ANN001, ANN202
+        d = _mix(h, seed)
+        return d & int(mask), (d >> 32) & int(mask)
+
+
+@jit_inline
+def _has(dk, a, b):  # noqa: ANN001, ANN202
+    return ((dk[a >> 6] >> np.uint64(a & 63)) & np.uint64(1)) != 0 and (
+        (dk[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)) != 0
+
+
+@jit_inline
+def _estimate(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4):  # noqa: ANN001, ANN202
+    e = sk[_slot(h, s0, mask)]
+    v = sk[width + _slot(h, s1, mask)]
+    if v < e:
+        e = v
+    v = sk[2 * width + _slot(h, s2, mask)]
+    if v < e:
+        e = v
+    v = sk[3 * width + _slot(h, s3, mask)]
+    if v < e:
+        e = v
+    est = np.int64(e)
+    if dkmask >= 0:
+        a, b = _dk_slots(h, s4, dkmask)
+        if _has(dk, a, b):
+            est += 1
+    return est
+
+
+@jit_inline
+def _increment(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample):  # noqa: ANN001, ANN202
+    bump = True
+    if dkmask >= 0:
+        a, b = _dk_slots(h, s4, dkmask)
+        if not _has(dk, a, b):
+            # a first sighting since the last reset only sets its doorkeeper bits
+            dk[a >> 6] |= np.uint64(1) << np.uint64(a & 63)
+            dk[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+            bump = False
+    if bump:
+        j = _slot(h, s0, mask)
+        if sk[j] < 15:
+            sk[j] += 1
+        j = width + _slot(h, s1, mask)
+        if sk[j] < 15:
+            sk[j] += 1
+        j = 2 * width + _slot(h, s2, mask)
+        if sk[j] < 15:
+            sk[j] += 1
+        j = 3 * width + _slot(h, s3, mask)
+        if sk[j] < 15:
+            sk[j] += 1
+    adds += 1
+    if adds >= sample:
+        for k in range(sk.shape[0]):
+            sk[k] >>= 1
+        for k in range(dk.shape[0]):
+            dk[k] = 0
+        adds //= 2
+    return adds
+
+
+@jit_inline
+def _main_victim(rec, osize, ph, pt, qh, qt, pu, qu):  # noqa: ANN001, ANN202
+    # probation's LRU key, else protected's
+    if pt >= 0:
+        k = pt
+        ph, pt = unlink(rec, ph, pt, k)
+        pu -= osize[k]
+    else:
+        k = qt
+        qh, qt = unlink(rec, qh, qt, k)
+        qu -= osize[k]
+    rec[k, 2] = 0
+    return ph, pt, qh, qt, pu, qu
+
+
+@jit_inline
+def _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu):  # noqa: ANN001, ANN202
+    # the reference's _victim: main first, the window only when main is empty
+    if pt >= 0 or qt >= 0:
+        ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
+    else:
+        k = wt
+        wh, wt = unlink(rec, wh, wt, k)
+        wu -= osize[k]
+        rec[k, 2] = 0
+    return wh, wt, ph, pt, qh, qt, wu, pu, qu
+
+
+@jit
+def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk):  # noqa: ANN001
+    """W-TinyLFU replay of one chunk; ``raw`` holds the chunk's raw ids (what the sketch hashes)."""
+    wh, wt, ph, pt, qh, qt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+    wu, pu, qu = sc[6], sc[7], sc[8]
+    wcap, mcap, qcap, mask, sample, adds, dkmask = sc[9], sc[10], sc[11], sc[12], sc[13], sc[14], sc[15]
+    s0, s1, s2, s3, s4 = sc[16], sc[17], sc[18], sc[19], sc[20]
+    width = mask + 1
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        w = rec[x, 2]
+        hit = w != 0
+        if hit:
+            adds = _increment(sk, dk, raw[i], width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample)
+            if w == 1:
+                if wh != x:
+                    wh, wt = unlink(rec, wh, wt, x)
+                    wh, wt = push_front(rec, wh, wt, x)
+            elif w == 3:
+                if qh != x:
+                    qh, qt = unlink(rec, qh, qt, x)
+                    qh, qt = push_front(rec, qh, qt, x)
+            else:
+                ph, pt = unlink(rec, ph, pt, x)
+                pu -= osize[x]
+                qh, qt = push_front(rec, qh, qt, x)
+                rec[x, 2] = 3
+                qu += osize[x]
+                while qu > qcap:
+                    k = qt
+                    qh, qt = unlink(rec, qh, qt, k)
+                    qu -= osize[k]
+                    ph, pt = push_front(rec, ph, pt, k)
+                    rec[k, 2] = 2
+                    pu += osize[k]
+            if s != osize[x]:
+                # the reference's _resize: the segment's occupancy follows, then the base class refits
+                d = s - osize[x]
+                osize[x] = s
+                w = rec[x, 2]
+                if w == 1:
+                    wu += d
+                elif w == 2:
+                    pu += d
+                else:
+                    qu += d
+                if s > cap:
+                    if w == 1:
+                        wh, wt = unlink(rec, wh, wt, x)
+                        wu -= s
+                    elif w == 2:
+                        ph, pt = unlink(rec, ph, pt, x)
+                        pu -= s
+                    else:
+                        qh, qt = unlink(rec, qh, qt, x)
+                        qu -= s
+                    rec[x, 2] = 0
+                else:
+                    while wu + pu + qu > cap:
+                        wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
+        elif s <= cap:
+            h = raw[i]
+            adds = _increment(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample)
+            hsh[x] = h
+            osize[x] = s
+            wh, wt = push_front(rec, wh, wt, x)
+            rec[x, 2] = 1
+            wu += s
+            while wu > wcap:
+                c = wt
+                cs = osize[c]
+                wh, wt = unlink(rec, wh, wt, c)
+                wu -= cs
+                admit = pu + qu + cs <= mcap
+                if not admit and cs <= mcap:
+                    v = pt if pt >= 0 else qt
+                    if (_estimate(sk, dk, hsh[c], width, mask, dkmask, s0, s1, s2, s3, s4)
+                            > _estimate(sk, dk, hsh[v], width, mask, dkmask, s0, s1, s2, s3, s4)):
+                        while pu + qu + cs > mcap:
+                            ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
+                        admit = True
+                if admit:
+                    ph, pt = push_front(rec, ph, pt, c)
+                    rec[c, 2] = 2
+                    pu += cs
+                else:
+                    rec[c, 2] = 0
+            # a hit that grew a key can leave main above its share; never exceed the whole cache
+            while wu + pu + qu > cap:
+                wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = wh, wt, ph, pt, qh, qt
+    sc[6], sc[7], sc[8], sc[14] = wu, pu, qu, adds
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+def sketch_width(capacity: int, factor: float) -> int:
+    """The reference's row width: next power of two >= ceil(capacity * factor), clamped to [16, 2**22]."""
+    want = max(16, int(np.ceil(capacity * factor)))
+    return min(_MAX_WIDTH, 1 << (want - 1).bit_length())
+
+
+def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool,
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    wcap = max(1, int(cap * float(params["window_ratio"])))
+    mcap = cap - wcap
+    qcap = int(mcap * float(params["protected_ratio"]))
+    width = sketch_width(cap, float(params["sketch_width_factor"]))
+    sample = max(1, int(params["sample_factor"]) * cap)
+    # the reference draws its five seeds exactly so, once, at construction
+    seeds = [int(s) for s in rng.integers(0, 2**63, size=5, dtype=np.int64)]
+    door = bool(params["doorkeeper"])
+    dkmask = 8 * width - 1 if door else -1
+    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, wcap, mcap, qcap, width - 1, sample, 0, dkmask, *seeds],
+                  dtype=np.int64)
+    sk = np.zeros(4 * width, dtype=np.uint8)
+    dk = np.zeros(width // 8 if door else 0, dtype=np.uint64)  # 8 * width bits
+    return sc, np.zeros(0), [sk, dk]
+
+
+def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
+    sf = params["sample_factor"]
+    return (0.0 <= float(params["window_ratio"]) < 1.0 and 0.0 <= float(params["protected_ratio"]) <= 1.0
+            and float(params["sketch_width_factor"]) > 0 and int(sf) == sf and sf >= 1
+            and isinstance(params["doorkeeper"], bool | np.bool_ | int))
+
+
+WTINYLFU = KernelSpec(
+    "wtinylfu", wtinylfu_kernel,
+    {"window_ratio": 0.01, "protected_ratio": 0.8, "sketch_width_factor": 4.0, "sample_factor": 10,
+     "doorkeeper": False},
+    _init, _OBJ, check=_check, needs_raw=True, seeded=True,
+)
+SPECS = (WTINYLFU,)
