@@ -35,8 +35,9 @@ LCS = {
     "s3fifo": ("S3FIFO", "libCacheSim sends new keys to M while S fills before its first eviction"),
     "arc": ("ARC", ""),
     "lfu": ("LFU", ""),
-    "wtinylfu": ("WTinyLFU", "libCacheSim: window 1%, main SLRU 80/20, its own count-min sketch (hash, width, "
-                             "aging and no doorkeeper by default); ours mirrors simcache's reference W-TinyLFU"),
+    "wtinylfu": ("WTinyLFU", "both window 1% + SLRU 1:4; libCacheSim's sketch is a minimal-increment counting "
+                             "Bloom filter sized for main at 0.1% error, decayed every 32x main hits; ours a 4-row "
+                             "count-min, width 4x capacity, halved every 10x capacity accesses"),
     "2q": ("TwoQ", ""),
     "lirs": ("LIRS", "LIRS variants differ in the HIR share and the non-resident bound"),
     "slru": ("SLRU", "libCacheSim: 4 equal LRU segments; ours: probationary + 80% protected"),

@@ -347,7 +347,7 @@ def shards_mrc(
             keep = np.zeros(ids.shape[0], dtype=np.int8)
             dout = np.empty(ids.shape[0], dtype=np.int64)
             rout = np.empty(ids.shape[0], dtype=np.float64)
-            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, hp, pos, int(sample_size), sd.last,
+            sd.bit = _shards_fixed_size(ids, hs, fs_sc, tracked, hp, pos, int(sample_size or 0), sd.last,
                                         sd.weight, sd.bit, sd.sc, dout, rout, keep)
             kept = keep.astype(bool)
             d, r = dout[kept], rout[kept]

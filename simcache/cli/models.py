@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from simcache.catalog import load_models
 
@@ -18,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     models = load_models()
-    rows = {name: {"description": spec.description, "params": spec.defaults()} for name, spec in sorted(models.items())}
+    rows: dict[str, dict[str, Any]] = {
+        name: {"description": spec.description, "params": spec.defaults()} for name, spec in sorted(models.items())
+    }
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from simcache.policies import policy_class, policy_names, policy_params
 
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name in policy_names():
         doc = (policy_class(name).__doc__ or "").strip().splitlines()
         rows[name] = {"summary": doc[0] if doc else "", "params": policy_params(name)}

@@ -58,7 +58,7 @@ class TourConfig:
         engine: replay engine (auto, fast, reference).
         seed: root seed.
         jobs: worker processes (1: replay in this process).
-        quick: run the sweeps and system models on their small variants.
+        small: run the sweeps and system models on their small variants (set by :meth:`quick`).
     """
 
     out: Path
@@ -71,7 +71,7 @@ class TourConfig:
     engine: str = "auto"
     seed: int = 0
     jobs: int = 1
-    quick: bool = False
+    small: bool = False
 
     def __post_init__(self) -> None:
         if not self.alphas or any(a < 0 for a in self.alphas):
@@ -90,7 +90,7 @@ class TourConfig:
         """A small tour (seconds, not minutes): smaller workloads, two sizes, the first requests of two traces."""
         return cls(out=out, objects=2_000, requests=20_000, fractions=(0.01, 0.1), real_limit=10_000,
                    real_traces=("lirs_multi2.trace.gz", "cloudphysics_io.oracleGeneral.bin"), engine=engine,
-                   jobs=jobs, quick=True)
+                   jobs=jobs, small=True)
 
 
 @dataclass(frozen=True)
@@ -352,7 +352,7 @@ def step_sweeps(tour: Tour) -> None:
 
     names = ["tour"] + (["three_tier_ttl"] if "three-tier" in load_models() else [])
     for name in names:
-        res = run_experiment(name, quick=tour.config.quick, executor="local" if tour.config.jobs > 1 else "serial",
+        res = run_experiment(name, quick=tour.config.small, executor="local" if tour.config.jobs > 1 else "serial",
                              workers=tour.config.jobs, out_root=tour.config.out / "sweeps", progress=False)
         tour.files += [res.out / "runs.csv", res.out / "summary.csv", *res.figures]
         tour.log(f"sweep {res.spec.name}: {len(res.runs)} runs ({len(res.failures)} failed) -> {res.out}")
@@ -362,14 +362,12 @@ def step_sweeps(tour: Tour) -> None:
 
 def step_systems(tour: Tour) -> None:
     """Simulate the three-tier and hierarchy models; write their summaries and latency/hit-ratio figures."""
-    import json
-
     from simcache.sim.report import run_model_full, three_tier_figures
     from simcache.sim.tier_report import hierarchy_figures
 
     out = tour.config.out / "systems"
     out.mkdir(parents=True, exist_ok=True)
-    duration = 5.0 if tour.config.quick else 60.0
+    duration = 5.0 if tour.config.small else 60.0
     for name, figures in (("three-tier", three_tier_figures), ("hierarchy", hierarchy_figures)):
         result = run_model_full(name, {"duration": duration}, seed=tour.config.seed)
         stem = name.replace("-", "_")
