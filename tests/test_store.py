@@ -81,9 +81,9 @@ def test_evictions_drop_values_and_are_counted_with_bytes() -> None:
     cache = Cache("lru", 10)
     for k in range(5):
         cache.set(k, k, size=3)
-    # 5 x 3 bytes into 10: keys 0 and 1 go, then 2 when the fifth arrives
-    assert cache.stats.evictions == 3 and cache.stats.evicted_bytes == 9
-    assert [k for k in range(5) if k in cache] == [3, 4]
+    # 3 objects of 3 bytes fit in 10; the fourth evicts 0, the fifth evicts 1
+    assert cache.stats.evictions == 2 and cache.stats.evicted_bytes == 6
+    assert [k for k in range(5) if k in cache] == [2, 3, 4]
     assert set(cache._entries) == set(cache.policy.sizes)
 
 
