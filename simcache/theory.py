@@ -16,6 +16,7 @@ the cache capacity in objects.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import brentq
@@ -55,6 +56,26 @@ def _fifo_occ(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + x)
 
 
+def _characteristic_time(pdf: np.ndarray, size: float, occ: Callable[[np.ndarray], np.ndarray]) -> float:
+    """T solving sum(occ(p_i T)) = size; 0 for an empty cache, inf when every requested object fits."""
+    p = _pdf(pdf)
+    c = _size(size)
+    if c == 0:
+        return 0.0
+    if c >= np.count_nonzero(p):
+        return math.inf
+    return _solve_occupancy(p, c, occ)
+
+
+def _object_hit_ratios(pdf: np.ndarray, size: float, occ: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Per-object hit probabilities occ(p_i T) at the characteristic time of ``occ``."""
+    p = _pdf(pdf)
+    t = _characteristic_time(p, size, occ)
+    if math.isinf(t):
+        return (p > 0).astype(np.float64)
+    return occ(p * t)
+
+
 def che_characteristic_time(pdf: np.ndarray, size: float) -> float:
     """Che's characteristic time T of an LRU cache: sum(1 - exp(-p_i T)) = size (in requests).
 
@@ -62,13 +83,7 @@ def che_characteristic_time(pdf: np.ndarray, size: float) -> float:
         pdf: object request probabilities (sum to 1).
         size: capacity in objects; ``inf`` when every requested object fits.
     """
-    p = _pdf(pdf)
-    c = _size(size)
-    if c == 0:
-        return 0.0
-    if c >= np.count_nonzero(p):
-        return math.inf
-    return _solve_occupancy(p, c, _lru_occ)
+    return _characteristic_time(pdf, size, _lru_occ)
 
 
 def che_object_hit_ratios(pdf: np.ndarray, size: float) -> np.ndarray:
@@ -78,11 +93,7 @@ def che_object_hit_ratios(pdf: np.ndarray, size: float) -> np.ndarray:
         pdf: object request probabilities.
         size: capacity in objects.
     """
-    p = _pdf(pdf)
-    t = che_characteristic_time(p, size)
-    if math.isinf(t):
-        return (p > 0).astype(np.float64)
-    return _lru_occ(p * t)
+    return _object_hit_ratios(pdf, size, _lru_occ)
 
 
 def che_hit_ratio(pdf: np.ndarray, size: float) -> float:
@@ -103,13 +114,7 @@ def fifo_characteristic_time(pdf: np.ndarray, size: float) -> float:
         pdf: object request probabilities.
         size: capacity in objects.
     """
-    p = _pdf(pdf)
-    c = _size(size)
-    if c == 0:
-        return 0.0
-    if c >= np.count_nonzero(p):
-        return math.inf
-    return _solve_occupancy(p, c, _fifo_occ)
+    return _characteristic_time(pdf, size, _fifo_occ)
 
 
 def fifo_object_hit_ratios(pdf: np.ndarray, size: float) -> np.ndarray:
@@ -119,11 +124,7 @@ def fifo_object_hit_ratios(pdf: np.ndarray, size: float) -> np.ndarray:
         pdf: object request probabilities.
         size: capacity in objects.
     """
-    p = _pdf(pdf)
-    t = fifo_characteristic_time(p, size)
-    if math.isinf(t):
-        return (p > 0).astype(np.float64)
-    return _fifo_occ(p * t)
+    return _object_hit_ratios(pdf, size, _fifo_occ)
 
 
 def fifo_hit_ratio(pdf: np.ndarray, size: float) -> float:
