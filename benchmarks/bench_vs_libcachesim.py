@@ -42,6 +42,10 @@ LCS = {
     "lirs": ("LIRS", "LIRS variants differ in the HIR share and the non-resident bound"),
     "slru": ("SLRU", "libCacheSim: 4 equal LRU segments; ours: probationary + 80% protected"),
     "belady": ("Belady", ""),
+    "gdsf": ("GDSF", "same H = L + F*C/S; ours breaks ties among equal H by earliest insertion, a likely source of "
+                     "the small difference"),
+    "lfuda": ("LFUDA", "libCacheSim adds L (not C) to a key's priority on a hit and breaks ties LRU first; ours: "
+                       "H = L + F*C, ties by earliest insertion"),
 }
 
 

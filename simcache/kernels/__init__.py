@@ -38,7 +38,7 @@ def _register(*specs: KernelSpec) -> None:
 
 
 #: kernel modules; each defines SPECS, a tuple of KernelSpec
-_MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu")
+_MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu", "gdsf")
 
 
 def _load() -> None:

@@ -26,8 +26,10 @@ from simcache.kernels.base import KernelSpec
 # sc slots: 0/1 window head/tail, 2/3 probation, 4/5 protected, 6/7/8 window/probation/protected used,
 #           9 window capacity, 10 main capacity, 11 protected capacity, 12 row mask (width - 1),
 #           13 sample size, 14 additions, 15 doorkeeper bit mask (-1: no doorkeeper), 16..20 the five seeds
-# rec[x]: 0/1 links (newer, older), 2 where, 3 unused: one 16-byte record; hsh[x]: the raw id (the key's hash)
-_OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0), ("hsh", np.int64, 0))
+# rec[x]: 0/1 links (newer, older), 2 where, 3 unused, 4..7 the key's counter in each sketch row (offsets into sk,
+#         computed once at insertion: a resident key's counters never move), one 32-byte record;
+# hsh[x]: the raw id (the key's hash), read only by the doorkeeper
+_OBJ = (("rec", np.int32, 0, 8), ("osize", np.int64, 0), ("hsh", np.int64, 0))
 _MAX_WIDTH = 1 << 22
 
 _M64 = (1 << 64) - 1
@@ -74,18 +76,27 @@ def _has(dk, a, b):  # noqa: ANN001, ANN202
         (dk[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)) != 0
 
 
+@jit
+def _halve(sk, dk):  # noqa: ANN001, ANN202
+    # rare (every sample_size increments): kept out of line so the request loop stays small
+    for k in range(sk.shape[0]):
+        sk[k] >>= 1
+    for k in range(dk.shape[0]):
+        dk[k] = 0
+
+
 @jit_inline
-def _estimate(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4):  # noqa: ANN001, ANN202
-    e = sk[_slot(h, s0, mask)]
-    v = sk[width + _slot(h, s1, mask)]
-    if v < e:
-        e = v
-    v = sk[2 * width + _slot(h, s2, mask)]
-    if v < e:
-        e = v
-    v = sk[3 * width + _slot(h, s3, mask)]
-    if v < e:
-        e = v
+def _slots(rec, x, h, width, mask, s0, s1, s2, s3):  # noqa: ANN001, ANN202
+    rec[x, 4] = _slot(h, s0, mask)
+    rec[x, 5] = width + _slot(h, s1, mask)
+    rec[x, 6] = 2 * width + _slot(h, s2, mask)
+    rec[x, 7] = 3 * width + _slot(h, s3, mask)
+
+
+@jit_inline
+def _est(sk, dk, rec, x, h, dkmask, s4):  # noqa: ANN001, ANN202
+    # the count-min estimate of resident key x (hash h), plus one when the doorkeeper holds it
+    e = min(min(sk[rec[x, 4]], sk[rec[x, 5]]), min(sk[rec[x, 6]], sk[rec[x, 7]]))
     est = np.int64(e)
     if dkmask >= 0:
         a, b = _dk_slots(h, s4, dkmask)
@@ -95,7 +106,8 @@ def _estimate(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4):  # noqa: ANN0
 
 
 @jit_inline
-def _increment(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample):  # noqa: ANN001, ANN202
+def _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample):  # noqa: ANN001, ANN202
+    # record one access of resident key x; returns the new increment count
     bump = True
     if dkmask >= 0:
         a, b = _dk_slots(h, s4, dkmask)
@@ -105,24 +117,14 @@ def _increment(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample)
             dk[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
             bump = False
     if bump:
-        j = _slot(h, s0, mask)
-        if sk[j] < 15:
-            sk[j] += 1
-        j = width + _slot(h, s1, mask)
-        if sk[j] < 15:
-            sk[j] += 1
-        j = 2 * width + _slot(h, s2, mask)
-        if sk[j] < 15:
-            sk[j] += 1
-        j = 3 * width + _slot(h, s3, mask)
-        if sk[j] < 15:
-            sk[j] += 1
+        # a branch, not a branch-free add: hot keys sit at 15 and skip the store (measured faster)
+        for c in range(4, 8):
+            j = rec[x, c]
+            if sk[j] < 15:
+                sk[j] += 1
     adds += 1
     if adds >= sample:
-        for k in range(sk.shape[0]):
-            sk[k] >>= 1
-        for k in range(dk.shape[0]):
-            dk[k] = 0
+        _halve(sk, dk)
         adds //= 2
     return adds
 
@@ -171,7 +173,7 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
         w = rec[x, 2]
         hit = w != 0
         if hit:
-            adds = _increment(sk, dk, raw[i], width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample)
+            adds = _inc(sk, dk, rec, x, raw[i], dkmask, s4, adds, sample)
             if w == 1:
                 if wh != x:
                     wh, wt = unlink(rec, wh, wt, x)
@@ -220,7 +222,8 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
                         wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
         elif s <= cap:
             h = raw[i]
-            adds = _increment(sk, dk, h, width, mask, dkmask, s0, s1, s2, s3, s4, adds, sample)
+            _slots(rec, x, h, width, mask, s0, s1, s2, s3)
+            adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
             hsh[x] = h
             osize[x] = s
             wh, wt = push_front(rec, wh, wt, x)
@@ -234,8 +237,7 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
                 admit = pu + qu + cs <= mcap
                 if not admit and cs <= mcap:
                     v = pt if pt >= 0 else qt
-                    if (_estimate(sk, dk, hsh[c], width, mask, dkmask, s0, s1, s2, s3, s4)
-                            > _estimate(sk, dk, hsh[v], width, mask, dkmask, s0, s1, s2, s3, s4)):
+                    if _est(sk, dk, rec, c, hsh[c], dkmask, s4) > _est(sk, dk, rec, v, hsh[v], dkmask, s4):
                         while pu + qu + cs > mcap:
                             ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
                         admit = True

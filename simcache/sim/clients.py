@@ -25,7 +25,7 @@ from simpy.events import Timeout
 from simcache.errors import UsageError
 from simcache.sim.core import Request, arm_timeout
 from simcache.sim.dists import Dist, Sampler, uniform_sampler
-from simcache.sim.world import Step, World
+from simcache.sim.world import World
 from simcache.workloads import ZipfSampler
 
 
@@ -272,7 +272,9 @@ class OpenLoopClient(Client):
             self._amp, self._period = amp, period
         self._next_gap: Sampler = {"poisson": self._gap_poisson, "mmpp": self._gap_mmpp,
                                    "diurnal": self._gap_diurnal}[arrivals]
-        self.world.at(self._refill_gaps() if self._poisson else self._next_gap(), self._arrive)
+        env = self.env
+        first = self._refill_gaps() if self._poisson else self._next_gap()
+        heappush(env._queue, (env._now + first, 1, next(env._eid), self._arrive, None))
 
     def _gap_poisson(self) -> float:
         return self._exp1() / self.rate
@@ -300,7 +302,8 @@ class OpenLoopClient(Client):
             if self._u() * peak <= r:
                 return t - self.env._now
 
-    def _arrive(self, ev: Any) -> None:
+    def _arrive(self, _arg: Any, _tok: Any) -> None:
+        """Queue callback: the next request reaches the app; the one after is scheduled."""
         env = self.env
         now = env._now
         if now >= self.stop_at:
@@ -310,7 +313,7 @@ class OpenLoopClient(Client):
             gap = buf.pop() if buf else self._refill_gaps()
         else:
             gap = self._next_gap()
-        heappush(env._queue, (now + gap, 1, next(env._eid), Step(self._arrive, None)))
+        heappush(env._queue, (now + gap, 1, next(env._eid), self._arrive, None))
         self.new_request_at_app()
 
     def _refill_gaps(self) -> float:

@@ -1,11 +1,14 @@
 """Requests and the one mechanism that moves them: scheduled steps, remote calls, timeouts.
 
-A request is a plain object carried through a chain of callbacks, one SimPy
-event per step that touches shared state (a server admitting it, a reply
-reaching the caller).  Stages without contention cost no event at all.  Each
-request remembers its one pending step (``req.ev``): a step whose event is no
-longer the request's current one (the request timed out, its server crashed)
-is ignored when it fires.
+A request is a plain object carried through a chain of callbacks, one queue
+entry per step that touches shared state (a server admitting it, a reply
+reaching the caller).  Stages without contention cost no event at all.  Steps
+are bare calls in the environment's queue (``(time, 1, id, fn, req)``, see
+:class:`~simcache.sim.world.SimEnv`) called as ``fn(req, token)``.  Each
+request remembers the token of its one pending step (``req.ev``): a step
+whose token is no longer the request's current one (the request timed out,
+its server crashed) is ignored when it fires.  :func:`schedule` keeps the
+older convention (a :class:`~simcache.sim.world.Step` event, ``fn(ev)``).
 """
 
 from __future__ import annotations
@@ -127,6 +130,25 @@ def deliver(ev: Timeout) -> None:
     complete(req)
 
 
+def deliver_call(req: Request, tok: Any) -> None:
+    """Bare-call version of :func:`deliver`."""
+    if tok is not req.ev:
+        return
+    complete(req)
+
+
+def push(world: World, req: Request, t: float, fn: Callable[[Request, Any], None]) -> None:
+    """Make ``fn(req, token)`` the request's next step, at time ``t`` (and arm its timeout if it ends later)."""
+    if req.done:
+        return
+    env = world.env
+    eid = next(env._eid)
+    heappush(env._queue, (t, 1, eid, fn, req))
+    req.ev = eid
+    if not req.tmo and t > req.deadline:
+        arm_timeout(world, req)
+
+
 def call(world: World, req: Request, src: str, srv: Any, opcode: str, k: Cont, pool: Pool | None = None) -> None:
     """Send ``req`` from node ``src`` to server ``srv`` to run ``opcode``; continue with ``k(req)`` at ``src``.
 
@@ -155,10 +177,10 @@ def call(world: World, req: Request, src: str, srv: Any, opcode: str, k: Cont, p
         t = now + d
     if req.done:
         return
-    ev = Step(srv.arrive, req)
     env = world.env
-    heappush(env._queue, (t, 1, next(env._eid), ev))
-    req.ev = ev
+    eid = next(env._eid)
+    heappush(env._queue, (t, 1, eid, srv.on_arrive, req))
+    req.ev = eid
     if not req.tmo and t > req.deadline:
         arm_timeout(world, req)
 
@@ -170,7 +192,7 @@ def transmit(world: World, req: Request) -> None:
     if d is None:
         lost(world, req)
         return
-    schedule(world, req, d, srv.arrive)
+    push(world, req, world.env._now + d, srv.on_arrive)
 
 
 def fail_now(req: Request, err: str) -> None:

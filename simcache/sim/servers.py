@@ -23,10 +23,10 @@ from typing import Any, Literal
 import simpy
 
 from simcache.errors import UsageError
-from simcache.sim.core import Request, arm_timeout, deliver, lost, schedule
+from simcache.sim.core import Request, arm_timeout, deliver_call, lost, push
 from simcache.sim.dists import Dist
-from simcache.sim.fastlru import lru_get, lru_set
-from simcache.sim.world import Step, World
+from simcache.sim.fastlru import flat, lru_get, lru_set
+from simcache.sim.world import World
 from simcache.store import Cache
 
 Queueing = Literal["lindley", "events"]
@@ -58,7 +58,8 @@ class Server:
         self.queueing = queueing
         self.service = Dist.parse(service)
         self.rng = world.rng(name)
-        self._svc = self.service.sampler(self.rng)
+        self._svcb = self.service.buffered(self.rng)
+        self._svc = self._svcb
         self._t = 0.0  # the server's own clock: the start time of the command being executed
         self._free1 = 0.0
         self._heap = [0.0] * self.workers
@@ -99,9 +100,12 @@ class Server:
 
     # ------------------------------------------------------------ queueing
     def arrive(self, ev: Any) -> None:
-        """Event callback: ``req`` reaches the server."""
-        req: Request = ev._value
-        if ev is not req.ev:
+        """Event callback: ``req`` (``ev.value``) reaches the server (for callers scheduling :class:`Step` events)."""
+        self.on_arrive(ev._value, ev)
+
+    def on_arrive(self, req: Request, tok: Any) -> None:
+        """Queue callback: ``req`` reaches the server (ignored unless ``tok`` is its pending step)."""
+        if tok is not req.ev:
             return
         world = self.world
         if not self.up:
@@ -124,6 +128,7 @@ class Server:
             self.env.process(self._serve(req, back))
             return
         now = self.env._now
+        # Lindley's recursion: start = max(arrival, earliest free worker); FCFS, so exact at arrival
         if self.workers == 1:
             start = self._free1 if self._free1 > now else now
             self._t = start
@@ -150,16 +155,17 @@ class Server:
         self.inflight[req] = None
         if req.done:
             return
-        # core.schedule, inlined
+        # core.push, inlined
         t = dep + back
-        ev = Step(self._reply, req)
-        heapq.heappush(world.env._queue, (t, 1, next(world.env._eid), ev))
-        req.ev = ev
+        env = self.env
+        eid = next(env._eid)
+        heapq.heappush(env._queue, (t, 1, eid, self._reply, req))
+        req.ev = eid
         if not req.tmo and t > req.deadline:
             arm_timeout(world, req)
 
     def _serve(self, req: Request, back: float | None) -> Any:
-        """The event-by-event version of :meth:`arrive` (one SimPy process per command)."""
+        """The event-by-event version of :meth:`on_arrive` (one SimPy process per command)."""
         assert self._res is not None
         arrival = self.env.now
         with self._res.request() as slot:
@@ -179,12 +185,11 @@ class Server:
         req.s_dep = self.env.now
         req.pidx = len(self.pauses)
         self.inflight[req] = None
-        schedule(self.world, req, back, self._reply)
+        push(self.world, req, self.env._now + back, self._reply)
 
-    def _reply(self, ev: Any) -> None:
-        """Event callback: the reply reaches the caller; apply pauses that began while it was in service."""
-        req: Request = ev._value
-        if ev is not req.ev:
+    def _reply(self, req: Request, tok: Any) -> None:
+        """Queue callback: the reply reaches the caller; apply pauses that began while it was in service."""
+        if tok is not req.ev:
             return
         if req.pidx < self._npauses:
             pauses = self.pauses
@@ -195,7 +200,7 @@ class Server:
             req.pidx = len(pauses)
             if shift > 0.0:
                 req.s_dep += shift
-                schedule(self.world, req, shift, self._reply)
+                push(self.world, req, self.env._now + shift, self._reply)
                 return
         self.inflight.pop(req, None)
         # core.complete, inlined
@@ -209,7 +214,7 @@ class Server:
             lost(self.world, req)
             return
         req.err = err
-        schedule(self.world, req, back, deliver)
+        push(self.world, req, self.env._now + back, deliver_call)
 
     # ---------------------------------------------------------- failure seam
     def crash(self) -> None:
@@ -286,6 +291,61 @@ class CacheServer(Server):
                            rng=world.rng(f"{name}:store"), active_expiry=active_expiry)
         self._snapshot: Any = None
         self.write_behind: Any = None  # a WriteBehindQueue living on this node, if any
+        # the dense arrival below serves GET/SET on one Lindley worker with a flat LRU store; else Server's
+        self._dense = type(self) is CacheServer and self.workers == 1 and queueing == "lindley" and flat(self.store)
+
+    def on_arrive(self, req: Request, tok: Any) -> None:
+        """:meth:`Server.on_arrive` for GET and SET, flattened: the same draws, state changes and schedule."""
+        op = req.opcode
+        if not self._dense or (op != "get" and op != "set") or not self.up:
+            Server.on_arrive(self, req, tok)
+            return
+        lk = self._links.get((self.node, req.src))
+        if tok is not req.ev or lk is None or not lk.plain or not lk.up:
+            Server.on_arrive(self, req, tok)
+            return
+        buf = lk.buf
+        back = buf.pop() if buf else lk.refill()
+        env = self.env
+        now = env._now
+        start = self._free1 if self._free1 > now else now
+        self._t = start
+        store = self.store
+        if op == "get":
+            # fastlru.lru_get, inlined
+            key = req.key
+            e = store._entries.get(key)
+            if e is not None and e.expire_at is not None and e.expire_at <= start:
+                store._expire(key)
+                e = None
+            st = store.stats
+            if e is None:
+                st.misses += 1
+                req.result = None
+            else:
+                store.policy._order.move_to_end(key)
+                st.hits += 1
+                st.byte_hits += e.size
+                req.result = (e.value, e.version, e.expire_at)
+        else:
+            req.result = lru_set(store, req.key, req.wid, req.size, req.ttl, req.version, start)
+        sb = self._svcb.buf
+        svc = sb.pop() if sb else self._svcb.refill()
+        self._free1 = dep = start + svc
+        self.ops += 1
+        self.busy += svc
+        self.wait_sum += start - now
+        req.s_dep = dep
+        req.pidx = self._npauses
+        self.inflight[req] = None
+        if req.done:
+            return
+        t = dep + back
+        eid = next(env._eid)
+        heapq.heappush(env._queue, (t, 1, eid, self._reply, req))
+        req.ev = eid
+        if not req.tmo and t > req.deadline:
+            arm_timeout(self.world, req)
 
     def counters(self) -> dict[str, float]:
         d = super().counters()

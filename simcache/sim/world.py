@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,29 @@ class Step:
         return self._value
 
 
+class SimEnv(simpy.Environment):
+    """A SimPy environment whose queue may also hold bare calls.
+
+    Besides SimPy's ``(time, priority, id, event)`` entries, the queue takes
+    ``(time, 1, id, fn, arg)`` entries: at ``time`` the loop calls
+    ``fn(arg, id)`` (the id lets a request ignore a step it no longer waits
+    for).  Entries are ordered by the same ``(time, priority, id)`` prefix, so
+    calls and SimPy events interleave exactly as they would as events; a call
+    costs a tuple instead of an event object and a callback list.
+    """
+
+    def step(self) -> None:
+        """Process the next entry (a bare call, or a SimPy event as :meth:`simpy.Environment.step` does)."""
+        q = self._queue
+        if q and len(q[0]) == 5:
+            item = heappop(q)
+            self._now = item[0]
+            if item[3] is not None:
+                item[3](item[4], item[2])
+            return
+        super().step()
+
+
 class World:
     """The shared context of a simulation.
 
@@ -44,11 +67,13 @@ class World:
     """
 
     def __init__(self, seed: int = 0, window: float = 1.0, warmup: float = 0.0, rel_err: float = 0.01) -> None:
-        self.env = simpy.Environment()
+        self.env = SimEnv()
         self.seed = int(seed)
         self.recorder = Recorder(window, rel_err=rel_err, warmup=warmup)
         self._streams: set[str] = set()
         self.network: Any = None  # set by simcache.sim.network.Network
+        #: called with the end time before the recorder closes a run (components settling deferred work)
+        self.finishers: list[Callable[[float], None]] = []
 
     @property
     def now(self) -> float:
@@ -77,13 +102,39 @@ class World:
     def run(self, until: float) -> None:
         """Run until simulated time ``until``, scraping metrics once per window."""
         rec = self.recorder
-        rec.scrape(self.env.now)
+        env = self.env
+        at = float(until)
+        if at <= env._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        rec.scrape(env._now)
 
         def scraper(env: simpy.Environment) -> Any:
             while True:
                 yield env.timeout(rec.window)
                 rec.scrape(env.now)
 
-        self.env.process(scraper(self.env))
-        self.env.run(until=until)
-        rec.finish(self.env.now)
+        env.process(scraper(env))
+        q = env._queue
+        # the stop mark sorts where SimPy's own ``until`` event would: first among entries at ``at``
+        heappush(q, (at, 0, next(env._eid), None, None))
+        base_step = simpy.Environment.step
+        # Environment.run's loop, inlined: bare calls and Steps are dispatched here, other events by SimPy
+        while True:
+            item = heappop(q)
+            if len(item) == 5:
+                env._now = item[0]
+                fn = item[3]
+                if fn is None:
+                    break
+                fn(item[4], item[2])
+                continue
+            ev = item[3]
+            if ev.__class__ is Step:
+                env._now = item[0]
+                ev.callbacks[0](ev)
+                continue
+            heappush(q, item)
+            base_step(env)
+        for fin in self.finishers:
+            fin(at)
+        rec.finish(env._now)

@@ -18,12 +18,18 @@ PARAMS = {
     "2q": [{"kin": 0.5, "kout": 1.0}],
     "s3fifo": [{"small_ratio": 0.25, "ghost_ratio": 0.5, "move_to_main_threshold": 1}],
     "lirs": [{"hir_ratio": 0.2, "nonresident_factor": 0.5}],
-    "wtinylfu": [],
+    # a small sample_factor makes the sketch halve within a trace; a narrow sketch makes keys collide
+    "wtinylfu": [{"doorkeeper": True, "sample_factor": 1},
+                 {"window_ratio": 0.3, "protected_ratio": 0.5, "sketch_width_factor": 0.5, "sample_factor": 2},
+                 {"window_ratio": 0.0, "protected_ratio": 1.0, "doorkeeper": True, "sample_factor": 3}],
+    "gdsf": [{"cost": 3.7}],
+    "lfuda": [{"cost": 0.3}],
 }
 
 
 def test_every_required_policy_has_a_kernel() -> None:
-    required = {"lru", "fifo", "clock", "sieve", "s3fifo", "arc", "lfu", "2q", "lirs", "slru", "belady"}
+    required = {"lru", "fifo", "clock", "sieve", "s3fifo", "arc", "lfu", "2q", "lirs", "slru", "belady", "wtinylfu", "gdsf",
+                "lfuda"}
     assert required <= set(kernel_names())
 
 

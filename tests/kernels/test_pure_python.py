@@ -25,6 +25,17 @@ for policy in kernel_names():
         fast = hit_sequence(policy, ids, sizes, cap, bytes_mode=sizes is not None, chunk=int(rng.integers(1, 100)))
         if not (fast == reference_hits(policy, ids, sizes, cap)).all():
             bad.append((policy, trial))
+# non-default parameters of the kernels with knobs the loop above leaves at their defaults
+for policy, params in (("wtinylfu", {"doorkeeper": True, "sample_factor": 1, "window_ratio": 0.2}),
+                       ("gdsf", {"cost": 2.5}), ("lfuda", {"cost": 0.5})):
+    for trial in range(4):
+        n, u = 250, int(rng.integers(4, 40))
+        ids = rng.zipf(1.3, n) % u
+        sizes = rng.integers(1, 12, n) if trial % 2 else None  # per request: hits change sizes
+        cap = int(rng.integers(1, 15))
+        fast = hit_sequence(policy, ids, sizes, cap, bytes_mode=sizes is not None, params=params, chunk=37)
+        if not (fast == reference_hits(policy, ids, sizes, cap, params)).all():
+            bad.append((policy, params, trial))
 print("checked", len(kernel_names()), "kernels; mismatches:", bad)
 assert not bad
 

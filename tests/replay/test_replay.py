@@ -175,7 +175,7 @@ def test_engine_reference_rows_say_so_and_auto_dispatch(monkeypatch: pytest.Monk
     assert {r.engine for r in res} == {"reference"}
     calls = []
 
-    def replay_fast(source, policy, capacities, *, bytes_mode, warmup, params):  # type: ignore[no-untyped-def]
+    def replay_fast(source, policy, capacities, *, bytes_mode, warmup, params, seed=None):  # type: ignore[no-untyped-def]
         calls.append((policy, list(capacities), bytes_mode, warmup, dict(params)))
         return [{"requests": 10 - warmup, "hits": 4, "misses": 6 - warmup, "byte_hits": 4,
                  "byte_misses": 6 - warmup, "seconds": 0.0} for _ in capacities]
