@@ -33,7 +33,7 @@ def raw_simpy_rate(events: int = 1_000_000, procs: int = 10) -> float:
 
 
 def model_rate(duration: float, seed: int = 0) -> tuple[float, int, float]:
-    """(simulated requests per wall second, requests, SimPy events per request) of the reference model."""
+    """(simulated requests per wall second, requests, queue entries -- events and bare calls -- per request)."""
     spec = get_model("three-tier")
     p = spec.make_params({"duration": duration})
     module = sys.modules[spec.source]
@@ -57,7 +57,7 @@ def main() -> None:
         r, n, epr = model_rate(args.duration)
         best_model = max(best_model, r)
         best_raw = max(best_raw, raw_simpy_rate())
-    print(f"three-tier model : {best_model:12,.0f} simulated requests / s  ({n:,} requests, {epr:.2f} events each)")
+    print(f"three-tier model : {best_model:12,.0f} simulated requests / s  ({n:,} requests, {epr:.2f} queue entries each)")
     print(f"raw SimPy loop   : {best_raw:12,.0f} timeouts / s (10 processes)")
     print(f"ratio            : {best_model / best_raw:.3f}   (target >= 0.25)")
 

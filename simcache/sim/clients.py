@@ -314,7 +314,27 @@ class OpenLoopClient(Client):
         else:
             gap = self._next_gap()
         heappush(env._queue, (now + gap, 1, next(env._eid), self._arrive, None))
-        self.new_request_at_app()
+        # Client.new_request_at_app, inlined (the same draws in the same order)
+        dr = self.draws
+        if not dr.kbuf:
+            dr.refill()
+        key = dr.kbuf.pop()
+        op = dr.obuf.pop()
+        size = dr._const if dr._size is None else max(1, int(dr._size()))
+        self._rid += 1
+        self.issued += 1
+        lk = self._to_app
+        if lk is not None and lk.plain and lk.up:
+            buf = lk.buf
+            t0 = now - (buf.pop() if buf else lk.refill())
+        else:
+            d = self.world.network.delay(self.node, self.app.node)
+            if d is None:
+                req = Request(self._rid, key, op, size, now, now + self.timeout, self)
+                arm_timeout(self.world, req)
+                return
+            t0 = now - d
+        self.app.handle(Request(self._rid, key, op, size, t0, t0 + self.timeout, self))
 
     def _refill_gaps(self) -> float:
         # the same draws as self._exp1() / self.rate, a batch at a time

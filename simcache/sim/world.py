@@ -72,8 +72,6 @@ class World:
         self.recorder = Recorder(window, rel_err=rel_err, warmup=warmup)
         self._streams: set[str] = set()
         self.network: Any = None  # set by simcache.sim.network.Network
-        #: called with the end time before the recorder closes a run (components settling deferred work)
-        self.finishers: list[Callable[[float], None]] = []
 
     @property
     def now(self) -> float:
@@ -135,6 +133,4 @@ class World:
                 continue
             heappush(q, item)
             base_step(env)
-        for fin in self.finishers:
-            fin(at)
         rec.finish(env._now)
