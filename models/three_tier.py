@@ -8,6 +8,7 @@ from typing import Any, Literal
 from simcache.catalog import model
 from simcache.errors import UsageError
 from simcache.sim.clients import ClosedLoopClient, OpenLoopClient, Workload
+from simcache.sim.compiled import COMPILED, simulate_compiled, unsupported
 from simcache.sim.database import Database
 from simcache.sim.dists import Dist
 from simcache.sim.network import Network
@@ -15,6 +16,9 @@ from simcache.sim.report import SimResult, summarize, three_tier_figures  # noqa
 from simcache.sim.servers import CacheServer, InProcessCache
 from simcache.sim.strategies import STRATEGIES, make_app
 from simcache.sim.world import World
+
+#: time one in-process cache lookup costs the app (both engines)
+APP_CACHE_SERVICE = "const:0.00001"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class ThreeTierParams:
     queueing: Literal["lindley", "events"] = "lindley"
     window: float = 1.0
     warmup: float = 0.0
+    engine: Literal["auto", "simpy", "compiled"] = "auto"
 
     def __post_init__(self) -> None:
         for f in ("duration", "timeout", "ttl", "window"):
@@ -66,6 +71,8 @@ class ThreeTierParams:
             raise ValueError(f"rate must be > 0 requests/s, got {self.rate}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(sorted(STRATEGIES))}, got {self.strategy!r}")
+        if self.engine not in ("auto", "simpy", "compiled"):
+            raise ValueError(f"engine must be 'auto', 'simpy' or 'compiled', got {self.engine!r}")
         if not 0 <= self.warmup < self.duration:
             raise ValueError(f"warmup must be in [0, duration), got {self.warmup}")
         for f in ("think", "cache_service", "db_read", "db_write", "app_cpu", "client_latency", "cache_latency",
@@ -90,7 +97,7 @@ def build(p: ThreeTierParams, seed: int, strategy_options: dict[str, Any] | None
                   queueing=p.queueing)
     cache = CacheServer(world, "redis", "redis", p.cache_policy, p.cache_capacity, p.cache_profile,
                         p.cache_service, p.cache_workers, queueing=p.queueing)
-    local = InProcessCache(world, "app_cache", p.app_policy, p.app_cache, service="const:0.00001") \
+    local = InProcessCache(world, "app_cache", p.app_policy, p.app_cache, service=APP_CACHE_SERVICE) \
         if p.app_cache > 0 else None
     app = make_app(p.strategy, world, "app", "app", db, cache=cache, local=local, ttl=p.ttl, cpu=p.app_cpu,
                    cache_pool=(p.cache_pool, p.pool_wait) if p.cache_pool else None,
@@ -108,18 +115,42 @@ def build(p: ThreeTierParams, seed: int, strategy_options: dict[str, Any] | None
             "tiers": tiers}
 
 
+def engine_of(p: ThreeTierParams, seed: int = 0) -> str:
+    """The engine that runs ``p``: "compiled" when asked for or (engine="auto") when supported and numba is on."""
+    if p.engine == "simpy":
+        return "simpy"
+    why = unsupported(p)
+    if why is None:
+        return "compiled" if p.engine == "compiled" or COMPILED else "simpy"
+    if p.engine == "compiled":
+        build(p, seed)  # an invalid value gets the SimPy engine's own error first
+        raise UsageError(f"engine=compiled does not support {why}; use engine=auto or engine=simpy")
+    return "simpy"
+
+
 def simulate(p: ThreeTierParams, seed: int) -> SimResult:
     """Run the model and return summary plus time series."""
+    if engine_of(p, seed) == "compiled":
+        result = simulate_compiled(p, seed, APP_CACHE_SERVICE)
+        result.summary["engine"] = "compiled"
+        return result
     s = build(p, seed)
     world = s["world"]
     world.run(p.duration)
     summary = summarize(world, p.duration, [s["client"]], s["tiers"], s["db"])
+    summary["engine"] = "simpy"
     return SimResult(summary, world.recorder.timeseries(), world)
 
 
 @model("three-tier", "clients -> app with in-process LRU -> Redis-like cache -> database (reference model)",
        ThreeTierParams)
 def run(p: ThreeTierParams, seed: int) -> dict[str, Any]:
+    if engine_of(p, seed) == "compiled":
+        summary = simulate_compiled(p, seed, APP_CACHE_SERVICE, timeseries=False).summary
+        summary["engine"] = "compiled"
+        return summary
     s = build(p, seed)
     s["world"].run(p.duration)
-    return summarize(s["world"], p.duration, [s["client"]], s["tiers"], s["db"])
+    summary = summarize(s["world"], p.duration, [s["client"]], s["tiers"], s["db"])
+    summary["engine"] = "simpy"
+    return summary

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_summary(s: dict[str, Any]) -> str:
     """Human-readable summary: headline numbers, then nested sections."""
-    lines = [f"model {s.get('model')}  seed {s.get('seed')}  wall {s.get('wall_seconds', 0):.2f} s"]
+    lines = [f"model {s.get('model')}  seed {s.get('seed')}  wall {s.get('wall_seconds', 0):.2f} s"
+             + (f"  engine {s['engine']}" if "engine" in s else "")]
     head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
             "stale_reads", "dirty_reads", "writes_lost"]
     for k in head:
