@@ -24,7 +24,8 @@ def test_lazy_expiry_is_a_miss_counted_as_expired_not_evicted() -> None:
     cache.set("k", "v", ttl=10)
     clock.now = 9.999
     assert cache.get("k").value == "v"
-    clock.now = 10.0  # expire_at <= now: gone
+    clock.now = 10.0  # expire_at <= now: gone, for membership and peek as for get
+    assert "k" not in cache and cache.peek("k") is None
     assert cache.get("k") is None
     assert (cache.stats.hits, cache.stats.misses, cache.stats.expired, cache.stats.evictions) == (1, 1, 1, 0)
     assert "k" not in cache.policy and len(cache) == 0 and cache.used == 0
@@ -67,6 +68,40 @@ def test_one_active_cycle_repeats_while_most_sampled_keys_are_expired() -> None:
     clock.now = 5.0
     # every sampled key is expired, so the cycle keeps going: 16 rounds x 20 keys
     assert cache.active_expire_cycle(samples=20, max_rounds=16) == 320
+
+
+class RoundSpy:
+    """A generator stand-in that notes the expired count at the start of each active-expiry round."""
+
+    def __init__(self, seed: int) -> None:
+        self.gen = np.random.default_rng(seed)
+        self.cache: Cache | None = None
+        self.marks: list[int] = []
+
+    def choice(self, n: int, size: int, replace: bool) -> np.ndarray:
+        assert self.cache is not None
+        self.marks.append(self.cache.stats.expired)
+        return self.gen.choice(n, size=size, replace=replace)
+
+
+def test_active_cycle_repeats_only_while_more_than_a_quarter_of_a_sample_expired() -> None:
+    # 8 keys with a TTL, 2 of them expired, samples of 4: a round that finds exactly 1 (= 25%) must end
+    # the cycle, one that finds 2 (50%) must start another
+    boundary = 0
+    for seed in range(40):
+        clock = FakeClock()
+        spy = RoundSpy(seed)
+        cache = Cache("lru", 100, clock=clock, rng=spy)  # type: ignore[arg-type]
+        spy.cache = cache
+        for i in range(8):
+            cache.set(i, i, ttl=1.0 if i < 2 else 100.0)
+        clock.now = 5.0
+        total = cache.active_expire_cycle(samples=4)
+        per_round = np.diff(spy.marks + [cache.stats.expired]).tolist()
+        assert total == sum(per_round) == cache.stats.expired
+        assert all(e > 1 for e in per_round[:-1]) and per_round[-1] <= 1, per_round
+        boundary += per_round[0] == 1
+    assert boundary >= 10  # the 25% boundary was hit often (probability 4/7 per seed)
 
 
 def test_noeviction_refuses_writes_when_full_and_keeps_everything() -> None:

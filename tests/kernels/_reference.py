@@ -45,7 +45,9 @@ def traces(draw: st.DrawFn, max_len: int = 300) -> tuple[np.ndarray, np.ndarray,
         else:
             hot = draw(st.lists(st.integers(0, min(4, universe - 1)), min_size=1, max_size=20))
             ids += hot
-        if draw(st.booleans()):
+        # stop after a segment with probability 1/4: traces of a few segments mix hits with evictions,
+        # which is where policies differ (stopping half the time left too many traces too short to tell)
+        if draw(st.integers(0, 3)) == 0:
             break
     seed = draw(st.integers(0, 2**31))
     rng = np.random.default_rng(seed)

@@ -103,3 +103,24 @@ def test_supports_follows_parameters() -> None:
 def test_bad_capacity_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="capacity"):
         replay_fast(ArraySource(np.arange(3)), "lru", [0], bytes_mode=False)
+
+
+@pytest.mark.parametrize("bytes_mode", [False, True])
+def test_every_kernel_counts_from_the_warmup_on_like_the_reference(bytes_mode: bool) -> None:
+    # each kernel carries its own "count from request `warmup` on" test; the warm-up (600 requests) ends
+    # inside a chunk (450 requests), and the reference engine's warm-up is checked against brute force
+    from simcache.kernels import kernel_names
+    from simcache.replay import chunks_of, replay
+
+    rng = np.random.default_rng(12)
+    ids = rng.zipf(1.2, 2000) % 300
+    sizes = rng.integers(1, 30, 300)[ids]
+    names = [p for p in kernel_names() if supports(p, {}, bytes_mode)]
+    assert len(names) >= 10
+    src = chunks_of(ids, sizes, chunk_size=450)
+    caps = [150, 900] if bytes_mode else [7, 40]
+    key = ("policy", "size", "requests", "hits", "misses", "byte_hits", "byte_misses", "warmup_requests")
+    fast = replay(src, names, caps, bytes_mode=bytes_mode, warmup=0.3, engine="fast", seed=5)
+    ref = replay(src, names, caps, bytes_mode=bytes_mode, warmup=0.3, engine="reference", seed=5)
+    assert {r.engine for r in fast} == {"fast"} and all(r.requests == 1400 for r in fast)
+    assert [tuple(r.as_dict()[k] for k in key) for r in fast] == [tuple(r.as_dict()[k] for k in key) for r in ref]

@@ -110,6 +110,9 @@ def test_percent_sizes_resolve_against_distinct_objects_and_bytes() -> None:
     assert parse_size("1%") == pytest.approx(0.01)
     assert parse_size("64KiB") == 65536 and parse_size("2M") == 2_000_000 and parse_size("1000") == 1000
     assert resolve_sizes(["50%", "25%", "100%", "10%", 7], 4) == [2, 1, 4, 1, 7]
+    # a percentage goes to the nearest whole size (70% of 4 is 2.8 -> 3, 35% of 20 is 7), never below 1
+    assert resolve_sizes(["70%", "35%", "0.1%"], 4) == [3, 1, 1]
+    assert resolve_sizes(["35%", "1%", "99%"], 20) == [7, 1, 20]
     res = replay(chunks_of(TRACE), "lru", ["75%", "50%"], engine="reference")
     assert [r.size for r in res] == [3, 2]
     assert res[0].hits == 4

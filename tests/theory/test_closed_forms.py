@@ -25,6 +25,7 @@ from simcache.theory import (
     random_hit_ratio,
     ttl_hit_ratio,
     ttl_object_hit_ratios,
+    ttl_occupancy,
 )
 from simcache.workloads import zipf_pmf
 
@@ -110,6 +111,23 @@ def test_ttl_formulas() -> None:
     assert ttl_hit_ratio(rates, 0.0, True) == 0.0
     with pytest.raises(ValueError, match="rates"):
         ttl_hit_ratio(np.array([-1.0]), 1.0, True)
+
+
+def test_ttl_occupancy_hand_worked() -> None:
+    # reset on hit: an object is resident iff it was requested in the last T, probability 1 - exp(-rate T);
+    # no reset: a renewal cycle of T resident then an Exp(rate) wait, resident a fraction T / (T + 1/rate)
+    rates = np.array([1.0, 3.0])
+    assert ttl_occupancy(rates, 1.0, True) == pytest.approx((1 - math.exp(-1)) + (1 - math.exp(-3)), rel=1e-12)
+    assert ttl_occupancy(rates, 1.0, False) == pytest.approx(1 / 2 + 3 / 4, rel=1e-12)
+    assert ttl_occupancy(rates, 0.0, True) == 0.0 == ttl_occupancy(rates, 0.0, False)
+
+
+def test_lfu_takes_the_most_popular_whatever_the_order() -> None:
+    # the bound is the mass of the C largest probabilities, not of the first C entries
+    p = np.array([0.1, 0.4, 0.05, 0.3, 0.15])
+    assert lfu_hit_ratio(p, 2) == pytest.approx(0.7)
+    assert lfu_hit_ratio(p, 2.5) == pytest.approx(0.7 + 0.5 * 0.15)
+    assert lfu_hit_ratio(p, 5) == pytest.approx(1.0)
 
 
 def test_mm1() -> None:

@@ -186,3 +186,21 @@ def test_detect_format(name: str, fmt: str | None) -> None:
     from simcache.traces import detect_format
 
     assert detect_format(name) == fmt
+
+
+@pytest.mark.parametrize("name", ["t.txt", "t.lirs", "t.csv", "t.txt.gz", "t.txt.xz"])
+@pytest.mark.parametrize("chunk_size", [1, 2, 1000])
+def test_last_line_without_a_newline_is_a_request(tmp_path: Path, name: str, chunk_size: int) -> None:
+    # a file whose last line has no terminating newline still ends with that request
+    text = ("key\n" if name == "t.csv" else "") + "5\n7\n" + ("*\n" if name == "t.lirs" else "") + "9"
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    elif name.endswith(".xz"):
+        with lzma.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    opts = {"id": "key"} if name == "t.csv" else {}
+    assert read_all(open_trace(path, chunk_size=chunk_size, **opts)).ids.tolist() == [5, 7, 9]
