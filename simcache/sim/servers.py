@@ -152,9 +152,9 @@ class Server:
             return
         req.s_dep = dep
         req.pidx = self._npauses
-        self.inflight[req] = None
         if req.done:
-            return
+            return  # no reply will be sent, so the request never counts as in flight
+        self.inflight[req] = None
         # core.push, inlined
         t = dep + back
         env = self.env
@@ -190,6 +190,9 @@ class Server:
     def _reply(self, req: Request, tok: Any) -> None:
         """Queue callback: the reply reaches the caller; apply pauses that began while it was in service."""
         if tok is not req.ev:
+            if req.done:
+                # the caller gave up (timeout) while the command was here: the server is through with it now
+                self.inflight.pop(req, None)
             return
         if req.pidx < self._npauses:
             pauses = self.pauses
@@ -337,9 +340,9 @@ class CacheServer(Server):
         self.wait_sum += start - now
         req.s_dep = dep
         req.pidx = self._npauses
-        self.inflight[req] = None
         if req.done:
-            return
+            return  # no reply will be sent, so the request never counts as in flight
+        self.inflight[req] = None
         t = dep + back
         eid = next(env._eid)
         heapq.heappush(env._queue, (t, 1, eid, self._reply, req))

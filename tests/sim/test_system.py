@@ -215,3 +215,21 @@ def test_memcached_profile_with_workers_beats_single_loop_under_load() -> None:
     memc = small_three_tier(cache_profile="memcached", cache_workers=4, cache_service=slow)
     assert memc["tiers"]["redis"]["mean_ms"] < redis["tiers"]["redis"]["mean_ms"] / 2
     assert not math.isnan(redis["latency_ms"]["p99"])
+
+
+def test_a_timed_out_command_leaves_the_server_when_its_service_ends() -> None:
+    # three reads queue at a slow cache (0.2 s each); the client gives up after 0.3 s, so the second
+    # and third time out while still at the server. Once every command's service has ended the server
+    # holds nothing, and a later crash has nobody to reset.
+    s = system("write-through", read_miss="none", cache_service="const:0.2", timeout=0.3)
+    c, cache, world = s["client"], s["cache"], s["world"]
+    for _ in range(3):
+        c.at(0.0, 1, "read")
+    world.run(0.35)
+    assert len(cache.inflight) == 2  # the 2nd (service ends 0.402) and 3rd (0.602), both timed out at 0.301
+    world.run(1.0)
+    assert sorted(o[2] for o in c.outcomes) == ["not_found", "timeout", "timeout"]
+    assert len(cache.inflight) == 0 and cache.counters()["in_flight"] == 0
+    cache.crash()
+    world.run(1.5)
+    assert cache.reset == 0

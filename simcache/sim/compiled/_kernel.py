@@ -482,6 +482,8 @@ def run_three_tier(fp: np.ndarray, ip: np.ndarray, gaps: np.ndarray, keys: np.nd
             continue
         elif kind == R_REP:
             if tok != r_ev[r]:
+                if r_done[r]:
+                    st[R_INFL] -= 1  # timed out while at the server, which is through with it now
                 continue
             st[R_INFL] -= 1
             st[TR_TIME] += now - r_sent[r]
@@ -501,6 +503,8 @@ def run_three_tier(fp: np.ndarray, ip: np.ndarray, gaps: np.ndarray, keys: np.nd
                 act = 3
         else:  # D_REP
             if tok != r_ev[r]:
+                if r_done[r]:
+                    st[D_INFL] -= 1
                 continue
             st[D_INFL] -= 1
             st[TD_TIME] += now - r_sent[r]
