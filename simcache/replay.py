@@ -498,6 +498,7 @@ def source_from_args(
     objects: int | None = None,
     requests: int | None = None,
     seed: int = 0,
+    rate: float | None = None,
 ) -> TraceSource:
     """Build a trace source from command-line style arguments.
 
@@ -509,6 +510,8 @@ def source_from_args(
         objects: number of distinct objects (synthetic; required).
         requests: number of requests (synthetic; required).
         seed: seed of the synthetic generator.
+        rate: synthetic only: Poisson arrivals at this many requests per second give each
+            request a timestamp (time-aware policies such as Redis's read it); None: no times.
     """
     if (trace is None) == (synthetic is None):
         raise UsageError("give exactly one of --trace PATH or --synthetic KIND")
@@ -532,6 +535,8 @@ def source_from_args(
     kwargs: dict[str, Any] = {"kind": synthetic, "n_objects": int(objects)}  # type: ignore[arg-type]
     if alpha is not None:
         kwargs["alpha"] = float(alpha)
+    if rate is not None:
+        kwargs["rate"] = float(rate)
     try:
         spec = WorkloadSpec(**kwargs)
     except (TypeError, ValueError) as err:

@@ -48,6 +48,9 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, metavar="A", help="Zipf exponent (for --synthetic zipf)")
     g.add_argument("--objects", type=int, metavar="N", help="distinct objects of the synthetic workload")
     g.add_argument("--requests", type=int, metavar="M", help="requests of the synthetic workload")
+    g.add_argument("--rate", type=float, metavar="R",
+                   help="Poisson arrivals at R requests/s give synthetic requests timestamps (the Redis policies' "
+                   "LRU clock and LFU decay read them; without, every request is at time 0)")
     g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic workload and of randomised "
                    "policies (default 0)")
 
@@ -59,14 +62,15 @@ def source_from_namespace(args: argparse.Namespace) -> TraceSource:
     if args.trace is not None and args.synthetic is not None:
         raise UsageError("give either --trace or --synthetic, not both")
     if args.trace is not None:
-        stray = [f for f, v in (("--alpha", args.alpha), ("--objects", args.objects), ("--requests", args.requests))
-                 if v is not None]
+        stray = [f for f, v in (("--alpha", args.alpha), ("--objects", args.objects), ("--requests", args.requests),
+                                ("--rate", getattr(args, "rate", None))) if v is not None]
         if stray:
-            raise UsageError(f"{', '.join(stray)} only apply to --synthetic")
+            raise UsageError(f"{', '.join(stray)} only appl{'ies' if len(stray) == 1 else 'y'} to --synthetic")
     elif args.format is not None:
         raise UsageError("--format applies to --trace only")
     return source_from_args(trace=args.trace, format=args.format, synthetic=args.synthetic, alpha=args.alpha,
-                            objects=args.objects, requests=args.requests, seed=args.seed)
+                            objects=args.objects, requests=args.requests, seed=args.seed,
+                            rate=getattr(args, "rate", None))
 
 
 def split_list(text: str, what: str) -> list[str]:
