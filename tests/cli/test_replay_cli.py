@@ -94,7 +94,7 @@ def test_replay_table(capsys: pytest.CaptureFixture[str], txt_trace: Path) -> No
     (["replay", "--policy", "lru", "--size", "2"], "exactly one of --trace PATH or --synthetic"),
     (["replay", "--trace", "@TXT", "--seed", "-3", "--policy", "random", "--size", "2"], "seed must be an integer"),
     (["replay", *SYN, "--format", "lirs", "--policy", "lru", "--size", "2"], "--format applies to --trace only"),
-    (["replay", "--trace", "@TXT", "--alpha", "1", "--policy", "lru", "--size", "2"], "only apply to --synthetic"),
+    (["replay", "--trace", "@TXT", "--alpha", "1", "--policy", "lru", "--size", "2"], "only applies to --synthetic"),
     (["replay", *SYN, "--policy", "lru", "--size", "10", "--param", "nope=1"], "no selected policy has a parameter"),
     (["replay", *SYN, "--policy", "slru", "--size", "10", "--param", "protected_ratio=lots"], "expects float"),
     (["replay", *SYN, "--policy", "lru", "--size", "10", "--param", "justtext"], "expected k=v"),
