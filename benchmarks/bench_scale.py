@@ -1,14 +1,17 @@
-"""Replay a very long synthetic Zipf stream in chunks and show that memory stays flat.
+"""Replay a very long synthetic Zipf stream in chunks and show that memory stays flat and bounded by the caches.
 
 The default is the scale target: 10**8 requests over a catalogue of 10**8
 objects, LRU at two sizes.  Zipf ranks come from the rejection-inversion
-sampler (no probability array over the catalogue) and the catalogue's ids are
-already dense, so the kernels' per-object arrays are allocated once; after
-that nothing grows with the number of requests.  Prints the resident set size
-as the replay goes, the peak, and the throughput.
+sampler (no probability array over the catalogue).  ``replay_fast`` picks the
+state layout per cache (``--state auto``): a cache whose dense per-object
+arrays would cost more than 64 bytes per cached object runs the slot-hashed
+kernel, whose state is O(capacity).  Prints the resident set size as the
+replay goes, each cache's layout and kernel state bytes per cached object, the
+peak RSS and the throughput.
 
     python benchmarks/bench_scale.py                       # 10^8 requests (a few minutes)
     python benchmarks/bench_scale.py --requests 10000000   # a quicker look
+    python benchmarks/bench_scale.py --state dense         # the catalogue-sized layout, for comparison
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import argparse
 import resource
 import sys
 import time
-
-import numpy as np
+from collections.abc import Iterator
+from typing import Any
 
 
 def rss_mib() -> float:
@@ -33,6 +36,30 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Progress:
+    """A trace source that forwards another's chunks (and its ``spec``) and prints RSS every tenth of the stream."""
+
+    def __init__(self, inner: Any, total: int, t0: float) -> None:
+        self.inner = inner
+        self.spec = inner.spec  # replay_fast reads the catalogue size from it
+        self.name = inner.name
+        self.total = total
+        self.t0 = t0
+        self.samples: list[float] = []
+
+    def iter_chunks(self) -> Iterator[Any]:
+        done = 0
+        next_report = self.total // 10
+        for chunk in self.inner.iter_chunks():
+            yield chunk  # replay_fast runs the kernels on this chunk before asking for the next one
+            done += len(chunk)
+            if done >= next_report or done == self.total:
+                self.samples.append(rss_mib())
+                print(f"  {done:>13,} requests  RSS {self.samples[-1]:,.0f} MiB  "
+                      f"elapsed {time.perf_counter() - self.t0:6.1f} s", flush=True)
+                next_report += self.total // 10
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=10**8)
@@ -42,48 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", default="lru")
     ap.add_argument("--chunk", type=int, default=1 << 22)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--state", choices=["auto", "dense", "hashed"], default="auto")
+    ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args(argv)
 
-    from simcache.kernels import COMPILED, KERNELS, dense_chunks
+    from simcache.kernels import COMPILED, replay_fast
     from simcache.workloads import SyntheticTrace, WorkloadSpec
 
     spec = WorkloadSpec(kind="zipf", n_objects=args.objects, alpha=args.alpha)
-    src = SyntheticTrace(spec, args.requests, seed=args.seed, chunk_size=args.chunk)
-    kernel = KERNELS[args.policy]
-    states = [kernel.new_state(c, {}, False) for c in args.capacities]
     print(f"{args.requests:,} requests, Zipf alpha={args.alpha} over {args.objects:,} objects, {args.policy} at "
-          f"{args.capacities}, chunks of {args.chunk:,}; compiled={COMPILED}")
+          f"{args.capacities}, chunks of {args.chunk:,}; state={args.state}; compiled={COMPILED}")
     print(f"RSS before: {rss_mib():,.0f} MiB")
-    empty = np.zeros(0, dtype=np.int8)
     t_all = time.perf_counter()
-    t_kernel = 0.0
-    done = 0
-    next_report = args.requests // 10
-    samples = []
-    for ids, sizes, bsz, nxt, base, n in dense_chunks(src, False):
-        for st in states:
-            st.ensure(n)
-            t0 = time.perf_counter()
-            st.run(ids, sizes, bsz, nxt, base, 0, empty)
-            t_kernel += time.perf_counter() - t0
-        done += ids.shape[0]
-        if done >= next_report or done == args.requests:
-            samples.append(rss_mib())
-            print(f"  {done:>13,} requests  RSS {samples[-1]:,.0f} MiB  elapsed {time.perf_counter() - t_all:6.1f} s")
-            next_report += args.requests // 10
+    src = Progress(SyntheticTrace(spec, args.requests, seed=args.seed, chunk_size=args.chunk), args.requests, t_all)
+    rows = replay_fast(src, args.policy, args.capacities, bytes_mode=False, state=args.state, workers=args.workers)
     wall = time.perf_counter() - t_all
-    print(f"kernel state: {sum(st.nbytes() for st in states) / 2**20:,.0f} MiB "
-          f"({kernel.name}: {sum(np.dtype(a[1]).itemsize * (a[3] if len(a) > 3 else 1) for a in kernel.obj_arrays)} "
-          f"bytes per catalogue object "
-          f"per cache)")
-    for c, st in zip(args.capacities, states, strict=True):
-        h, m = int(st.cnt[0]), int(st.cnt[1])
-        print(f"capacity {c:>12,}: miss ratio {m / (h + m):.6f}")
+    t_kernel = sum(r["seconds"] for r in rows)
+    for r in rows:
+        print(f"capacity {r['capacity']:>12,}: miss ratio {r['misses'] / r['requests']:.6f}  state {r['state']:6}  "
+              f"kernel state {r['state_bytes'] / 2**20:8,.1f} MiB = {r['state_bytes'] / r['capacity']:,.1f} bytes "
+              f"per cached object")
     print(f"wall {wall:.1f} s (trace generation included): {args.requests / wall / 1e6:.1f} M req/s; "
-          f"kernel loops alone {args.requests * len(states) / t_kernel / 1e6:.1f} M req/s per cache")
-    if len(samples) >= 2:
-        print(f"RSS from the first report to the end: {samples[0]:,.0f} -> {samples[-1]:,.0f} MiB "
-              f"(growth {samples[-1] - samples[0]:+,.0f} MiB)")
+          f"kernel loops alone {args.requests * len(rows) / t_kernel / 1e6:.1f} M req/s per cache")
+    s = src.samples
+    if len(s) >= 2:
+        print(f"RSS from the first report to the end: {s[0]:,.0f} -> {s[-1]:,.0f} MiB (growth {s[-1] - s[0]:+,.0f} MiB)")
     print(f"peak RSS: {peak_rss_mib():,.0f} MiB")
     return 0
 

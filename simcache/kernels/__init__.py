@@ -6,7 +6,9 @@ with numba when it is installed and run as plain Python otherwise.  Raw ids
 are mapped to dense ids once per chunk; every capacity keeps its own state and
 the chunk is replayed through all of them (on threads: the compiled loops
 release the GIL), so memory depends on the number of distinct objects, never
-on the number of requests.
+on the number of requests.  For LRU, FIFO, SIEVE and CLOCK a slot-hashed layout
+(:mod:`simcache.kernels.hashed`) bounds it by the cached objects instead, chosen
+per capacity when the dense state would cost more than 64 bytes per cached object.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from simcache.errors import UsageError
 from simcache.kernels._jit import COMPILED, jit
 from simcache.kernels.base import KernelSpec, KernelState
+from simcache.kernels.hashed import BUDGET, HASHED, HashedState, dense_bytes_per_object, new_hashed_state
 from simcache.kernels.remap import Remapper
 
 #: requests per chunk when a trace is re-chunked (Belady) or given as arrays
@@ -203,6 +206,7 @@ def replay_fast(
     params: Mapping[str, Any] | None = None,
     workers: int | None = None,
     seed: int | None = None,
+    state: str = "auto",
 ) -> list[dict[str, Any]]:
     """Replay a trace through ``policy`` at each capacity with the fast kernel.
 
@@ -219,37 +223,162 @@ def replay_fast(
             draws from ``simcache.replay.policy_seed(seed, policy, capacity)``,
             the stream the reference engine gives that (policy, size); None: the
             reference class's default generator, ``default_rng(0)``.
+        state: kernel state layout: ``"dense"`` (arrays over every distinct
+            object), ``"hashed"`` (slots for resident objects only, raw ids
+            hashed in the loop; lru, fifo, sieve, clock) or ``"auto"``: hashed
+            for a capacity whose dense state would exceed 64 bytes per cached
+            object (distinct objects x per-object bytes > 64 x capacity) and
+            :data:`DENSE_FLOOR` (64 MiB) in all -- below that the faster dense
+            layout costs little memory -- judged
+            up front from a declared catalogue, else as the remap counts
+            distinct objects (the state then moves to the hashed layout).
 
     Returns one dict per capacity: capacity, requests, hits, misses, byte_hits,
-    byte_misses, seconds (the kernel loop alone, summed over chunks).
+    byte_misses, seconds (the kernel loop alone, summed over chunks), state
+    (the layout that ran at the end: ``"dense"`` or ``"hashed"``), state_bytes
+    (the final size of that state's arrays).
     """
     params = dict(params or {})
     spec = _spec(policy, params, bytes_mode)
     for c in capacities:
         if int(c) != c or c < 1:
             raise UsageError(f"capacity must be an integer >= 1, got {c!r}")
-    states = [spec.new_state(int(c), params, bytes_mode, rng=_policy_rng(seed, policy, int(c)) if spec.seeded else None)
-              for c in capacities]
+    plan = _plan(source, spec, [int(c) for c in capacities], state)
+    states = [_new_state(spec, int(c), params, bytes_mode, how, _policy_rng(seed, policy, int(c)) if spec.seeded
+                         else None) for c, how in zip(capacities, plan, strict=True)]
     empty = np.zeros(0, dtype=np.int8)
     warm_up(spec, params, bytes_mode)
+    if "dense" not in plan or "auto" in plan:
+        _warm_up_hashed(spec, params, bytes_mode)
     workers = _workers(len(states)) if workers is None else max(1, min(int(workers), len(states)))
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future,
-                                                          need_raw=spec.needs_raw):
-            for st in states:
-                st.ensure(n)
+        for chunk_states, sizes, bsz, nxt, base in _stream(source, spec, states, plan, bytes_mode):
             if pool is None:
-                for st in states:
+                for st, ids in chunk_states:
                     _run_timed(st, ids, sizes, bsz, nxt, base, warmup, empty)
             else:
-                futs = [pool.submit(_run_timed, st, ids, sizes, bsz, nxt, base, warmup, empty) for st in states]
+                futs = [pool.submit(_run_timed, st, ids, sizes, bsz, nxt, base, warmup, empty)
+                        for st, ids in chunk_states]
                 for f in futs:
                     f.result()
     finally:
         if pool is not None:
             pool.shutdown()
     return [_result(st) for st in states]
+
+
+_LAYOUTS = ("auto", "dense", "hashed")
+
+
+def object_count_hint(source: Any) -> int | None:
+    """Objects a source declares (``n_objects`` on it or its synthetic spec), a lower bound when it adds scans."""
+    n = getattr(source, "n_objects", None)
+    if n is None:
+        n = getattr(getattr(source, "spec", None), "n_objects", None)
+    if isinstance(n, int | np.integer) and not isinstance(n, bool) and n > 0:
+        return int(n)
+    return None
+
+
+#: below this much dense state in all, auto keeps the dense layout: it is 2-4x faster and costs little memory
+DENSE_FLOOR = 64 << 20
+
+
+def _over_budget(n_objects: int, bytes_per_object: int, capacity: int) -> bool:
+    """Whether dense state for ``n_objects`` exceeds both 64 B per cached object and :data:`DENSE_FLOOR`."""
+    dense = n_objects * bytes_per_object
+    return dense > BUDGET * capacity and dense > DENSE_FLOOR
+
+
+def _plan(source: Any, spec: KernelSpec, capacities: list[int], state: str) -> list[str]:
+    """Per capacity: "dense", "hashed", or "auto" (dense until the distinct count says hashed)."""
+    if state not in _LAYOUTS:
+        raise UsageError(f"state must be one of {', '.join(_LAYOUTS)}, got {state!r}")
+    hashable = spec.name in HASHED and not spec.needs_future and not spec.needs_raw
+    if state == "hashed" and not hashable:
+        raise UsageError(f"no hashed kernel for policy {spec.name!r}; hashed kernels exist for: "
+                         f"{', '.join(sorted(HASHED))} (use state='dense')")
+    if state != "auto" or not hashable:
+        return [state if state != "auto" else "dense"] * len(capacities)
+    hint = object_count_hint(source)
+    exact = catalogue_size(source) is not None
+    bpo = dense_bytes_per_object(spec)
+    out = []
+    for c in capacities:
+        if hint is not None and _over_budget(hint, bpo, c):
+            out.append("hashed")
+        else:
+            out.append("dense" if exact else "auto")
+    return out
+
+
+def _new_state(spec: KernelSpec, capacity: int, params: Mapping[str, Any], bytes_mode: bool, how: str,
+               rng: np.random.Generator | None) -> Any:
+    if how == "hashed":
+        return new_hashed_state(spec, capacity, params, bytes_mode)
+    return spec.new_state(capacity, params, bytes_mode, rng=rng)
+
+
+def _warm_up_hashed(spec: KernelSpec, params: Mapping[str, Any], bytes_mode: bool) -> None:
+    st = new_hashed_state(spec, 1, params, bytes_mode)
+    z64 = np.zeros(0, dtype=np.int64)
+    st.run(z64, z64, z64, z64, 0, 0, np.zeros(0, dtype=np.int8))
+
+
+def _raw_of(remap: Remapper) -> np.ndarray:
+    """Raw id of every dense id so far (the remap's table inverted)."""
+    out = np.zeros(remap.n, dtype=np.int64)
+    used = remap._vals >= 0  # noqa: SLF001 - the table is the only record of the raw ids
+    out[remap._vals[used]] = remap._keys[used]  # noqa: SLF001
+    return out
+
+
+def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
+            bytes_mode: bool) -> Iterator[tuple[list[tuple[Any, np.ndarray]], np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Yield ``([(state, ids it reads)], sizes, bsz, nxt, base)`` per chunk: dense ids or raw ids by layout.
+
+    States planned "auto" move to the hashed layout (taking over their residents) before the first chunk
+    at which the distinct objects seen make their dense state cost more than the budget; the remap stops
+    once no state reads dense ids.
+    """
+    if spec.needs_future or spec.needs_raw or all(p == "dense" for p in plan):
+        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future,
+                                                          need_raw=spec.needs_raw):
+            for st in states:
+                st.ensure(n)
+            yield [(st, ids) for st in states], sizes, bsz, nxt, base
+        return
+    n_cat = catalogue_size(source)
+    pending = [p == "auto" for p in plan]
+    remap: Remapper | None = Remapper(n_cat) if any(p != "hashed" for p in plan) else None
+    bpo = dense_bytes_per_object(spec)
+    base = 0
+    for chunk in source.iter_chunks():
+        raw = _raw_ids(_checked_ids(chunk.ids, n_cat, base))
+        m = raw.shape[0]
+        bsz = np.ones(m, dtype=np.int64) if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64)
+        sizes = bsz if bytes_mode else np.ones(m, dtype=np.int64)
+        ids = _EMPTY_I64
+        if remap is not None:
+            ids = remap.map(raw)
+            raw_of = None
+            for j, st in enumerate(states):
+                if pending[j] and _over_budget(remap.n, bpo, st.capacity):
+                    raw_of = _raw_of(remap) if raw_of is None else raw_of
+                    hst = HashedState(HASHED[spec.name], st.capacity, st.sc, st.fp)
+                    hst.adopt(st, raw_of)
+                    states[j] = hst
+                    pending[j] = False
+            if all(getattr(st, "layout", "dense") == "hashed" for st in states):
+                remap = None  # nothing reads dense ids any more: stop remapping and free the table
+            else:
+                for st in states:
+                    if getattr(st, "layout", "dense") == "dense":
+                        st.ensure(remap.n)
+        yield [(st, raw if getattr(st, "layout", "dense") == "hashed" else ids) for st in states], sizes, bsz, \
+            _EMPTY_I64, base
+        base += m
 
 
 def _policy_rng(seed: int | None, policy: str, capacity: int) -> np.random.Generator | None:
@@ -260,7 +389,7 @@ def _policy_rng(seed: int | None, policy: str, capacity: int) -> np.random.Gener
     return policy_seed(seed, policy, capacity)
 
 
-def _result(st: KernelState) -> dict[str, Any]:
+def _result(st: Any) -> dict[str, Any]:
     hits, misses, bh, bm = (int(v) for v in st.cnt)
     return {
         "capacity": st.capacity,
@@ -270,6 +399,8 @@ def _result(st: KernelState) -> dict[str, Any]:
         "byte_hits": bh,
         "byte_misses": bm,
         "seconds": st.seconds,
+        "state": getattr(st, "layout", "dense"),
+        "state_bytes": st.nbytes(),
     }
 
 
@@ -309,6 +440,7 @@ def hit_sequence(
     params: Mapping[str, Any] | None = None,
     chunk: int = CHUNK,
     rng: np.random.Generator | None = None,
+    state: str = "dense",
 ) -> np.ndarray:
     """Per-request hit (True) / miss (False) array of one kernel run, for differential tests.
 
@@ -321,18 +453,19 @@ def hit_sequence(
         params: policy parameters.
         chunk: requests per chunk (small values exercise state carried across chunks).
         rng: the generator the reference class would get (seeded kernels only; None: ``default_rng(0)``).
+        state: layout as in :func:`replay_fast` (default: the dense kernels).
     """
     params = dict(params or {})
     spec = _spec(policy, params, bytes_mode)
-    st = spec.new_state(int(capacity), params, bytes_mode, rng=rng)
     src = ArraySource(ids, sizes, chunk=chunk)
+    plan = _plan(src, spec, [int(capacity)], state)
+    states = [_new_state(spec, int(capacity), params, bytes_mode, plan[0], rng)]
     out = np.zeros(len(src.ids), dtype=np.int8)
-    for d_ids, d_sizes, bsz, nxt, base, n in dense_chunks(src, bytes_mode, need_future=spec.needs_future,
-                                                          need_raw=spec.needs_raw):
-        st.ensure(n)
-        st.run(d_ids, d_sizes, bsz, nxt, base, 0, out[base : base + d_ids.shape[0]])
+    for chunk_states, c_sizes, bsz, nxt, base in _stream(src, spec, states, plan, bytes_mode):
+        for st, c_ids in chunk_states:
+            st.run(c_ids, c_sizes, bsz, nxt, base, 0, out[base : base + c_sizes.shape[0]])
     return out.astype(bool)
 
 
-__all__ = ["COMPILED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names", "replay_fast",
-           "supports"]
+__all__ = ["COMPILED", "HASHED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names",
+           "object_count_hint", "replay_fast", "supports"]

@@ -36,6 +36,19 @@ for policy, params in (("wtinylfu", {"doorkeeper": True, "sample_factor": 1, "wi
         fast = hit_sequence(policy, ids, sizes, cap, bytes_mode=sizes is not None, params=params, chunk=37)
         if not (fast == reference_hits(policy, ids, sizes, cap, params)).all():
             bad.append((policy, params, trial))
+# slot-hashed layouts (raw 64-bit ids hashed in the loop; "auto" moves over mid-trace) against the same reference
+from simcache.kernels import HASHED
+for policy in sorted(HASHED):
+    for trial in range(4):
+        n, u = 250, int(rng.integers(4, 40))
+        ids = (rng.integers(0, u, n) * -0x5DEECE66D - 2**62) if trial % 2 else (rng.zipf(1.4, n) % u) * 0x2545F4914F6CDD1D
+        sizes = rng.integers(1, 12, n) if trial < 2 else None
+        cap = int(rng.integers(1, 15))
+        for layout in ("hashed", "auto"):
+            fast = hit_sequence(policy, ids, sizes, cap, bytes_mode=sizes is not None, chunk=int(rng.integers(1, 100)),
+                                state=layout)
+            if not (fast == reference_hits(policy, ids, sizes, cap)).all():
+                bad.append((policy, layout, trial))
 print("checked", len(kernel_names()), "kernels; mismatches:", bad)
 assert not bad
 

@@ -1,0 +1,487 @@
+"""Slot-hashed kernels: state bounded by the *resident* objects, raw ids hashed in the loop.
+
+The dense kernels index per-object arrays by dense id over everything the trace
+ever requests, so a small cache over a huge catalogue pays for the catalogue.
+These variants keep one record per *resident* object (a slot, recycled through
+a free list on eviction) and find it through an open-addressing table of slot
+numbers: linear probing, a power-of-two size at least twice the number of
+slots, splitmix64 of the raw int64 id, tombstone-free deletion by backward
+shift.  Total state is O(capacity) and no remapping pass over ids is needed.
+
+A slot is one int64 row ``rec[x]``: 0 the raw id, 1 the size, 2/3 the list
+links (newer, older; a free slot's column 3 links the free list), 4 the
+policy's flag (SIEVE's visited bit, CLOCK's counter) where there is one.  The
+table holds int32 slot numbers, -1 empty.  In bytes mode the number of resident
+objects is bounded by capacity / smallest size seen, so :class:`HashedState`
+grows the slots (doubling, the table rehashed) between chunks whenever the next
+chunk could exceed them; memory follows the resident objects plus one chunk.
+
+sc slots: 0 head (newest), 1 tail (oldest), 2 used, 3 SIEVE hand / CLOCK max
+counter, 4 free-list head, 5 slots handed out so far, 6 resident objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simcache.kernels._jit import COMPILED, jit, jit_inline
+from simcache.kernels._structs import push_front_at, unlink_at
+
+_M64 = (1 << 64) - 1
+#: the cap the Python driver keeps: kernel state per cached object, bytes (tables included)
+BUDGET = 64
+
+if COMPILED:
+    # numba: explicit uint64 arithmetic wraps silently
+
+    @jit_inline
+    def _home(k, mask):  # noqa: ANN001, ANN202
+        x = np.uint64(k) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return np.int64((x ^ (x >> np.uint64(31))) & np.uint64(mask))
+
+else:
+    # plain Python: numpy scalars warn on wrap-around, so the same mix runs on Python ints
+
+    def _home(k, mask):  # noqa: ANN001, ANN202
+        x = (int(k) + 0x9E3779B97F4A7C15) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        return (x ^ (x >> 31)) & int(mask)
+
+
+def home_slot(key: int, table_size: int) -> int:
+    """Table position where probing for raw id ``key`` starts (splitmix64 of its 64 bits, low bits).
+
+    Args:
+        key: raw id (int64 or uint64 value; only its 64 bits matter).
+        table_size: a power of two.
+    """
+    x = ((int(key) & _M64) + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return (x ^ (x >> 31)) & (table_size - 1)
+
+
+@jit_inline
+def _lookup(tab, rec, k, mask):  # noqa: ANN001, ANN202
+    j = _home(k, mask)
+    while True:
+        x = tab[j]
+        if x < 0 or rec[x, 0] == k:
+            return x
+        j = (j + 1) & mask
+
+
+@jit_inline
+def _place(tab, k, mask, x):  # noqa: ANN001, ANN202
+    # k is known to be absent: the first empty position on its probe path
+    j = _home(k, mask)
+    while tab[j] >= 0:
+        j = (j + 1) & mask
+    tab[j] = x
+
+
+@jit_inline
+def _release(tab, rec, mask, x, fhead):  # noqa: ANN001, ANN202
+    """Take slot ``x`` out of the table (backward shift) and onto the free list; returns the new free head."""
+    i = _home(rec[x, 0], mask)
+    while tab[i] != x:
+        i = (i + 1) & mask
+    j = i
+    while True:
+        j = (j + 1) & mask
+        y = tab[j]
+        if y < 0:
+            break
+        h = _home(rec[y, 0], mask)
+        # y may fill the hole at i unless its home lies cyclically in (i, j]: probing from h must still reach it
+        if (h <= i or h > j) if i <= j else (h <= i and h > j):
+            tab[i] = y
+            i = j
+    tab[i] = -1
+    rec[x, 3] = fhead
+    return x
+
+
+@jit_inline
+def _take(rec, fhead, bump):  # noqa: ANN001, ANN202
+    if fhead >= 0:
+        return fhead, rec[fhead, 3], bump
+    return bump, fhead, bump + 1
+
+
+@jit
+def _rehash(old: np.ndarray, new: np.ndarray, rec: np.ndarray) -> None:
+    """Insert every slot of table ``old`` into the empty table ``new``."""
+    mask = new.shape[0] - 1
+    for j in range(old.shape[0]):
+        x = old[j]
+        if x >= 0:
+            _place(new, rec[x, 0], mask, x)
+
+
+@jit
+def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, move_on_hit):  # noqa: ANN001
+    head, tail, used, fhead, bump, nres = sc[0], sc[1], sc[2], sc[4], sc[5], sc[6]
+    mask = tab.shape[0] - 1
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        k = ids[i]
+        s = sizes[i]
+        x = _lookup(tab, rec, k, mask)
+        hit = x >= 0
+        if hit:
+            if move_on_hit and head != x:
+                head, tail = unlink_at(rec, 2, head, tail, x)
+                head, tail = push_front_at(rec, 2, head, tail, x)
+            if s != rec[x, 1]:  # a size change on a hit: as the reference, refit or drop
+                used += s - rec[x, 1]
+                rec[x, 1] = s
+                if s > cap:
+                    head, tail = unlink_at(rec, 2, head, tail, x)
+                    fhead = _release(tab, rec, mask, x, fhead)
+                    nres -= 1
+                    used -= s
+                else:
+                    while used > cap:
+                        v = tail
+                        head, tail = unlink_at(rec, 2, head, tail, v)
+                        used -= rec[v, 1]
+                        fhead = _release(tab, rec, mask, v, fhead)
+                        nres -= 1
+        elif s <= cap:
+            while used + s > cap and tail >= 0:
+                v = tail
+                head, tail = unlink_at(rec, 2, head, tail, v)
+                used -= rec[v, 1]
+                fhead = _release(tab, rec, mask, v, fhead)
+                nres -= 1
+            x, fhead, bump = _take(rec, fhead, bump)
+            rec[x, 0] = k
+            rec[x, 1] = s
+            head, tail = push_front_at(rec, 2, head, tail, x)
+            _place(tab, k, mask, x)
+            used += s
+            nres += 1
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[4], sc[5], sc[6] = head, tail, used, fhead, bump, nres
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+@jit
+def lru_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+    """LRU replay of one chunk of raw ids."""
+    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, True)
+
+
+@jit
+def fifo_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+    """FIFO replay of one chunk of raw ids."""
+    _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, False)
+
+
+@jit_inline
+def _sieve_evict(rec, tab, mask, head, tail, used, hand, fhead):  # noqa: ANN001, ANN202
+    k = tail if hand < 0 else hand
+    while rec[k, 4] != 0:
+        rec[k, 4] = 0
+        nw = rec[k, 2]
+        k = tail if nw < 0 else nw
+    hand = rec[k, 2]
+    head, tail = unlink_at(rec, 2, head, tail, k)
+    used -= rec[k, 1]
+    fhead = _release(tab, rec, mask, k, fhead)
+    return head, tail, used, hand, fhead
+
+
+@jit
+def sieve_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+    """SIEVE replay of one chunk of raw ids."""
+    head, tail, used, hand, fhead, bump, nres = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+    mask = tab.shape[0] - 1
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        k = ids[i]
+        s = sizes[i]
+        x = _lookup(tab, rec, k, mask)
+        hit = x >= 0
+        if hit:
+            rec[x, 4] = 1
+            if s != rec[x, 1]:
+                used += s - rec[x, 1]
+                rec[x, 1] = s
+                if s > cap:
+                    if hand == x:
+                        hand = rec[x, 2]
+                    head, tail = unlink_at(rec, 2, head, tail, x)
+                    fhead = _release(tab, rec, mask, x, fhead)
+                    nres -= 1
+                    used -= s
+                else:
+                    while used > cap:
+                        head, tail, used, hand, fhead = _sieve_evict(rec, tab, mask, head, tail, used, hand, fhead)
+                        nres -= 1
+        elif s <= cap:
+            while used + s > cap and tail >= 0:
+                head, tail, used, hand, fhead = _sieve_evict(rec, tab, mask, head, tail, used, hand, fhead)
+                nres -= 1
+            x, fhead, bump = _take(rec, fhead, bump)
+            rec[x, 0] = k
+            rec[x, 1] = s
+            rec[x, 4] = 0
+            head, tail = push_front_at(rec, 2, head, tail, x)
+            _place(tab, k, mask, x)
+            used += s
+            nres += 1
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6] = head, tail, used, hand, fhead, bump, nres
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+@jit_inline
+def _clock_evict(rec, tab, mask, head, tail, used, fhead):  # noqa: ANN001, ANN202
+    while True:
+        v = tail
+        head, tail = unlink_at(rec, 2, head, tail, v)
+        if rec[v, 4] >= 1:  # second chance: spend one unit and go round again
+            rec[v, 4] -= 1
+            head, tail = push_front_at(rec, 2, head, tail, v)
+        else:
+            used -= rec[v, 1]
+            fhead = _release(tab, rec, mask, v, fhead)
+            return head, tail, used, fhead
+
+
+@jit
+def clock_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+    """CLOCK replay of one chunk of raw ids."""
+    head, tail, used, maxf, fhead, bump, nres = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+    mask = tab.shape[0] - 1
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        k = ids[i]
+        s = sizes[i]
+        x = _lookup(tab, rec, k, mask)
+        hit = x >= 0
+        if hit:
+            if rec[x, 4] < maxf:
+                rec[x, 4] += 1
+            if s != rec[x, 1]:
+                used += s - rec[x, 1]
+                rec[x, 1] = s
+                if s > cap:
+                    head, tail = unlink_at(rec, 2, head, tail, x)
+                    fhead = _release(tab, rec, mask, x, fhead)
+                    nres -= 1
+                    used -= s
+                else:
+                    while used > cap:
+                        head, tail, used, fhead = _clock_evict(rec, tab, mask, head, tail, used, fhead)
+                        nres -= 1
+        elif s <= cap:
+            while used + s > cap and tail >= 0:
+                head, tail, used, fhead = _clock_evict(rec, tab, mask, head, tail, used, fhead)
+                nres -= 1
+            x, fhead, bump = _take(rec, fhead, bump)
+            rec[x, 0] = k
+            rec[x, 1] = s
+            rec[x, 4] = 0
+            head, tail = push_front_at(rec, 2, head, tail, x)
+            _place(tab, k, mask, x)
+            used += s
+            nres += 1
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[2], sc[4], sc[5], sc[6] = head, tail, used, fhead, bump, nres
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+@jit
+def _adopt(lk, osize, flags, raw_of, rec, tab, sc, dhand):  # noqa: ANN001
+    """Copy a dense list state (oldest to newest) into empty hashed arrays; returns the SIEVE hand's slot."""
+    mask = tab.shape[0] - 1
+    head, tail, bump = np.int64(-1), np.int64(-1), np.int64(0)
+    hand = np.int64(-1)
+    d = sc[1]  # dense tail: pushing oldest first rebuilds the same order
+    while d >= 0:
+        x = bump
+        bump += 1
+        rec[x, 0] = raw_of[d]
+        rec[x, 1] = osize[d]
+        if flags.shape[0] > 0:
+            rec[x, 4] = flags[d]
+        head, tail = push_front_at(rec, 2, head, tail, x)
+        _place(tab, raw_of[d], mask, x)
+        if d == dhand:
+            hand = x
+        d = lk[d, 0]
+    sc[0], sc[1], sc[4], sc[5], sc[6] = head, tail, -1, bump, bump
+    return hand
+
+
+@dataclass(frozen=True)
+class HashedSpec:
+    """A slot-hashed kernel; parameters, defaults and checks are the dense spec's of the same name.
+
+    Args:
+        name: the policy's registry name.
+        fn: the kernel loop (raw int64 ids in place of dense ids).
+        cols: int64 columns per slot.
+        flag: name of the dense state's per-object flag array copied into column 4 (None: none).
+        hand: sc slot 3 is a list position (SIEVE's hand) rather than a parameter.
+    """
+
+    name: str
+    fn: Callable[..., None]
+    cols: int
+    flag: str | None = None
+    hand: bool = False
+
+
+HASHED: dict[str, HashedSpec] = {
+    "lru": HashedSpec("lru", lru_hashed, 4),
+    "fifo": HashedSpec("fifo", fifo_hashed, 4),
+    "sieve": HashedSpec("sieve", sieve_hashed, 5, "vis", hand=True),
+    "clock": HashedSpec("clock", clock_hashed, 5, "freq"),
+}
+
+
+def _table_size(slots: int) -> int:
+    return max(8, 1 << max(0, 2 * slots - 1).bit_length())
+
+
+class HashedState:
+    """The arrays of one running cache in the slot-hashed layout: O(resident objects), never O(catalogue).
+
+    Args:
+        hspec: the hashed kernel.
+        capacity: entries or bytes.
+        sc: int64 scalars from the dense spec's ``init`` (slots 0..3), extended here.
+        fp: float64 parameters from the dense spec's ``init``.
+    """
+
+    layout = "hashed"
+
+    def __init__(self, hspec: HashedSpec, capacity: int, sc: np.ndarray, fp: np.ndarray) -> None:
+        self.hspec = hspec
+        self.capacity = capacity
+        self.sc = np.array([*sc[:4].tolist(), *([0] * (4 - min(4, sc.shape[0]))), -1, 0, 0], dtype=np.int64)
+        self.fp = fp
+        self.rec = np.zeros((0, hspec.cols), dtype=np.int64)
+        self.tab = np.full(_table_size(0), -1, dtype=np.int32)
+        self.smin: int | None = None
+        self.cnt = np.zeros(4, dtype=np.int64)
+        self.seconds = 0.0
+        self.grown = 0
+
+    @property
+    def resident(self) -> int:
+        """Objects in the cache now."""
+        return int(self.sc[6])
+
+    def max_resident(self) -> int:
+        """The most objects the cache can hold given the sizes seen so far (capacity / smallest size)."""
+        if self.smin is None or self.smin <= 0:
+            return self.capacity if self.smin is None else 2**62
+        return self.capacity // self.smin
+
+    def prepare(self, sizes: np.ndarray) -> None:
+        """Grow the slots (doubling, table rehashed) if residents could outnumber them within this chunk."""
+        if sizes.shape[0]:
+            m = int(sizes.min())
+            self.smin = m if self.smin is None else min(self.smin, m)
+        rows = self.rec.shape[0]
+        need = min(self.max_resident(), self.resident + int(sizes.shape[0]))
+        if need <= rows:
+            return
+        new = max(need, min(2 * rows, self.max_resident()))
+        rec = np.zeros((new, self.hspec.cols), dtype=np.int64)
+        rec[:rows] = self.rec
+        self.rec = rec
+        if 2 * new > self.tab.shape[0]:
+            tab = np.full(_table_size(new), -1, dtype=np.int32)
+            _rehash(self.tab, tab, self.rec)
+            self.tab = tab
+        self.grown += 1
+
+    def nbytes(self) -> int:
+        """Bytes held by this state's arrays."""
+        return int(self.rec.nbytes + self.tab.nbytes + self.sc.nbytes + self.fp.nbytes)
+
+    def run(self, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray, base: int, warmup: int,
+            hitout: np.ndarray) -> None:
+        """Replay one chunk of raw int64 ids through this cache (growing first when needed)."""
+        self.prepare(sizes)
+        self.hspec.fn(ids, sizes, bsz, nxt, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp,
+                      self.rec, self.tab)
+
+    def adopt(self, dense: Any, raw_of: np.ndarray) -> None:
+        """Take over a dense state's residents (same order, flags, hand and counters); ``raw_of[d]`` is d's raw id."""
+        obj = dict(zip((a[0] for a in dense.spec.obj_arrays), dense.obj, strict=True))
+        res = obj["res"] != 0
+        nres = int(res.sum())
+        # residents fit in the cache, so capacity / their smallest size bounds them as the chunks' sizes will
+        self.smin = int(obj["osize"][res].min()) if nres else None
+        self.rec = np.zeros((max(nres, 1), self.hspec.cols), dtype=np.int64)
+        self.tab = np.full(_table_size(self.rec.shape[0]), -1, dtype=np.int32)
+        n = min(4, dense.sc.shape[0])
+        self.sc[:n] = dense.sc[:n]
+        flags = obj[self.hspec.flag].astype(np.int64) if self.hspec.flag else np.zeros(0, dtype=np.int64)
+        hand = _adopt(obj["lk"], obj["osize"], flags, raw_of, self.rec, self.tab, self.sc,
+                      int(dense.sc[3]) if self.hspec.hand else -2)
+        if self.hspec.hand:
+            self.sc[3] = hand
+        self.cnt = dense.cnt.copy()
+        self.seconds = dense.seconds
+
+
+def dense_bytes_per_object(spec: Any) -> int:
+    """Bytes a dense kernel state keeps per distinct object (its per-object arrays)."""
+    return int(sum(np.dtype(a[1]).itemsize * (int(a[3]) if len(a) > 3 else 1) for a in spec.obj_arrays))
+
+
+def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> HashedState:
+    """A fresh slot-hashed state for dense spec ``spec``'s policy (which must be in :data:`HASHED`)."""
+    sc, fp, _ = spec.init(int(capacity), spec.resolve(params), bytes_mode)
+    return HashedState(HASHED[spec.name], int(capacity), sc, fp)
