@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -152,7 +152,8 @@ def dense_chunks(
             yield ids, sizes, bsz, _raw_ids(chunk.ids) if need_raw else _EMPTY_I64, base, remap.n
             base += ids.shape[0]
         return
-    parts_ids, parts_sz = [], []
+    parts_ids: list[np.ndarray] = []
+    parts_sz: list[np.ndarray | None] = []
     for chunk in source.iter_chunks():
         parts_ids.append(remap.map(_checked_ids(chunk.ids, n_cat, sum(p.shape[0] for p in parts_ids))))
         parts_sz.append(None if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64))
@@ -160,7 +161,8 @@ def dense_chunks(
     if any(p is None for p in parts_sz):
         all_b = np.ones(ids.shape[0], dtype=np.int64)
     else:
-        all_b = np.concatenate(parts_sz) if parts_sz else np.zeros(0, dtype=np.int64)
+        # no part is None on this branch
+        all_b = np.concatenate(cast("list[np.ndarray]", parts_sz)) if parts_sz else np.zeros(0, dtype=np.int64)
     nxt = next_access_indexes(ids, max(remap.n, 1))
     for lo in range(0, ids.shape[0], CHUNK):
         hi = min(lo + CHUNK, ids.shape[0])

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# typed as a plain module: numba's own stubs make njit return a Dispatcher, not the function type kept here
+_numba: ModuleType | None
 try:  # numba is an optional extra (simcache[fast])
-    import numba as _numba
+    import numba as _numba_module
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     _numba = None
+else:
+    _numba = _numba_module
 
 #: True when kernels are compiled to machine code; False when they run as plain Python.
 COMPILED: bool = (
@@ -30,7 +35,7 @@ COMPILED: bool = (
 
 def jit(fn: F) -> F:
     """Compile ``fn`` with numba (cached, GIL released) when :data:`COMPILED`, else return it as is."""
-    if COMPILED:
+    if COMPILED and _numba is not None:  # COMPILED implies numba; the test narrows the type
         return _numba.njit(cache=True, nogil=True)(fn)  # type: ignore[no-any-return]
     return fn
 
@@ -41,6 +46,6 @@ def jit_inline(fn: F) -> F:
     Inlining matters: a call that passes arrays costs reference counting and
     argument packing on every request, several times the work of the list update itself.
     """
-    if COMPILED:
+    if COMPILED and _numba is not None:  # COMPILED implies numba; the test narrows the type
         return _numba.njit(cache=True, nogil=True, inline="always")(fn)  # type: ignore[no-any-return]
     return fn

@@ -21,12 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 #: per-object array: (name, dtype, fill value) or (name, dtype, fill value, width) for an (n, width) array
 ObjArray = tuple[Any, ...]
+#: what a kernel's ``init`` returns: ``(sc, fp, fixed_arrays)``
+InitResult = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+#: ``init(capacity, params, bytes_mode)`` of an unseeded kernel
+PlainInit = Callable[[int, Mapping[str, Any], bool], InitResult]
+#: ``init(capacity, params, bytes_mode, rng)`` of a seeded kernel (``KernelSpec.seeded``)
+SeededInit = Callable[[int, Mapping[str, Any], bool, np.random.Generator], InitResult]
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class KernelSpec:
     name: str
     fn: Callable[..., None]
     params: Mapping[str, Any]
-    init: Callable[[int, Mapping[str, Any], bool], tuple[np.ndarray, np.ndarray, list[np.ndarray]]]
+    init: PlainInit | SeededInit
     obj_arrays: tuple[ObjArray, ...]
     needs_future: bool = False
     check: Callable[[Mapping[str, Any], bool], bool] | None = None
@@ -91,9 +97,10 @@ class KernelSpec:
         """
         if self.seeded:
             gen = rng if rng is not None else np.random.default_rng(0)
-            sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode, gen)  # type: ignore[call-arg]
+            # ``seeded`` is what tells the two init signatures apart
+            sc, fp, fixed = cast(SeededInit, self.init)(int(capacity), self.resolve(params), bytes_mode, gen)
         else:
-            sc, fp, fixed = self.init(int(capacity), self.resolve(params), bytes_mode)
+            sc, fp, fixed = cast(PlainInit, self.init)(int(capacity), self.resolve(params), bytes_mode)
         return KernelState(self, int(capacity), sc, fp, fixed)
 
 

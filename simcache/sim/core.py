@@ -28,7 +28,11 @@ Cont = Callable[["Request"], None]
 
 
 class Owner(Protocol):
-    """Who gets told when a request times out (a client, or a background job's owner)."""
+    """Who a request answers to (a client, or a background job's owner): its reply, or its timeout."""
+
+    def reply(self, req: Request, t_app: float, outcome: str, detail: str) -> None:
+        """The app answers ``req`` (``outcome`` "ok" or "error", ``detail`` the error) at time ``t_app``."""
+        ...
 
     def on_timeout(self, req: Request) -> None: ...
 

@@ -76,7 +76,9 @@ class Dist:
             raise UsageError(f"distribution kind must be one of {', '.join(KINDS)}, got {kind!r} in {s!r}")
         if len(nums) != need:
             raise UsageError(f"{kind} distribution takes {need} parameter(s), got {len(nums)} in {s!r}")
-        return cls(kind, *nums)
+        if need == 1:
+            return cls(kind, nums[0])
+        return cls(kind, nums[0], nums[1])
 
     def mean(self) -> float:
         """The distribution's mean."""

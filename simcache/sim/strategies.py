@@ -95,8 +95,13 @@ class App:
         self._wids = 0
         self.configure(**options)
 
-    def configure(self, **options: Any) -> None:
-        """Strategy options (subclasses); unknown ones are an error."""
+    def configure(self, *args: Any, **options: Any) -> None:
+        """Strategy options: subclasses override with keyword-only parameters; unknown ones are an error.
+
+        ``*args, **options`` is the signature any override may narrow; options only ever come by name.
+        """
+        if args:
+            raise TypeError(f"{type(self).__name__}.configure() takes options by name only")
         if options:
             raise UsageError(f"strategy {self.strategy_name!r} takes no option {', '.join(sorted(options))}")
 
@@ -326,7 +331,7 @@ class WriteThrough(App):
             ``get`` reads the cache only: a miss answers nothing, an error ``not_found``).
     """
 
-    def configure(self, order: str = "cache_first", read_miss: str = "db") -> None:
+    def configure(self, *, order: str = "cache_first", read_miss: str = "db") -> None:
         if order not in ("cache_first", "db_first"):
             raise UsageError(f"write-through: order must be 'cache_first' or 'db_first', got {order!r}")
         if read_miss not in ("db", "none"):
@@ -528,7 +533,7 @@ class WriteBehind(App):
         durable: the queue survives a node crash (the safer variant).
     """
 
-    def configure(self, batch: int = 100, wait: float = 0.1, durable: bool = False) -> None:
+    def configure(self, *, batch: int = 100, wait: float = 0.1, durable: bool = False) -> None:
         if self.cache is None:
             raise UsageError("write-behind needs a networked cache")
         self.wb = WriteBehindQueue(self, self.cache, batch, wait, durable)
@@ -584,7 +589,7 @@ class RefreshAhead(CacheAside):
         refresh_fraction: remaining-TTL fraction that triggers a reload (0 < f < 1).
     """
 
-    def configure(self, refresh_fraction: float = 0.2) -> None:
+    def configure(self, *, refresh_fraction: float = 0.2) -> None:
         if not 0 < refresh_fraction < 1:
             raise UsageError(f"refresh-ahead: refresh_fraction must be in (0, 1), got {refresh_fraction}")
         self.refresh_fraction = refresh_fraction

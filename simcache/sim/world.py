@@ -12,6 +12,13 @@ import simpy
 
 from simcache.sim.metrics import Recorder
 
+#: A SimPy queue entry ``(time, priority, id, event)``; the event is a SimPy event or a :class:`Step`.
+EventEntry = tuple[float, int, int, Any]
+#: A bare-call entry ``(time, priority, id, fn, arg)``; ``fn`` is None only for :meth:`World.run`'s stop mark.
+CallEntry = tuple[float, int, int, Callable[[Any, Any], None] | None, Any]
+#: Anything :class:`SimEnv`'s queue holds.
+QueueEntry = EventEntry | CallEntry
+
 
 class Step:
     """A bare scheduled callback: what SimPy's scheduler needs of an event, and nothing more.
@@ -44,11 +51,15 @@ class SimEnv(simpy.Environment):
     costs a tuple instead of an event object and a callback list.
     """
 
+    # SimPy types its (invariant) queue list as event entries only; this one also holds bare calls
+    _queue: list[QueueEntry]  # type: ignore[assignment]  # widens SimPy's private attribute
+
     def step(self) -> None:
         """Process the next entry (a bare call, or a SimPy event as :meth:`simpy.Environment.step` does)."""
-        q = self._queue
+        # untyped view: the length test on the head, not the type, tells which entry shape gets popped
+        q: list[Any] = self._queue
         if q and len(q[0]) == 5:
-            item = heappop(q)
+            item: CallEntry = heappop(q)
             self._now = item[0]
             if item[3] is not None:
                 item[3](item[4], item[2])
