@@ -11,7 +11,7 @@ from simcache.kernels._jit import jit
 from simcache.kernels._structs import heap_push, heap_remove, heap_up
 from simcache.kernels.base import KernelSpec
 
-# sc slots: 0 heap length, 1 unused, 2 used.  Heap keys: -(next access) so the min-heap pops the
+# sc slots: 0 heap length, 1 bypass flag (1: skip admitting a miss needed no sooner than every resident), 2 used.  Heap keys: -(next access) so the min-heap pops the
 # farthest ("never" is -int64 max), then the last touch, so among equal keys the least recently touched goes first.
 _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
@@ -20,6 +20,7 @@ _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
     """Belady replay of one chunk (``nxt_acc``: global next-access index, int64 max for never)."""
     hn, used = sc[0], sc[2]
+    bypass = sc[1] == 1
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
     for i in range(ids.shape[0]):
@@ -45,7 +46,8 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
                         hn = heap_remove(hp, pos, hn, v)
                         res[v] = 0
                         used -= osize[v]
-        elif s <= cap:
+        elif s <= cap and not (bypass and used + s > cap and hn > 0 and -nxt_acc[i] <= hp[0, 0]):
+            # (with bypass, a miss whose next use is no nearer than the farthest resident's is not admitted)
             while used + s > cap and hn > 0:
                 v = hp[0, 2]
                 hn = heap_remove(hp, pos, hn, v)
@@ -72,8 +74,9 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    return np.array([0, -1, 0], dtype=np.int64), np.zeros(0), [np.zeros((0, 3), dtype=np.int64)]
+    bypass = 1 if params["bypass"] else 0
+    return np.array([0, bypass, 0], dtype=np.int64), np.zeros(0), [np.zeros((0, 3), dtype=np.int64)]
 
 
-BELADY = KernelSpec("belady", belady_kernel, {}, _init, _OBJ, needs_future=True, grow_fixed=((0, 0),))
+BELADY = KernelSpec("belady", belady_kernel, {"bypass": False}, _init, _OBJ, needs_future=True, grow_fixed=((0, 0),))
 SPECS = (BELADY,)

@@ -18,10 +18,13 @@ class Belady(Policy):
 
     Semantics (identical to libCacheSim's ``Belady.c``, so miss ratios match):
 
-    * Every miss is admitted: the victims are chosen among the keys already
-      resident, before the new key is stored.  There is no bypass of an
-      object whose next use is farther than every resident one (MIN with
-      bypass would do slightly better; libCacheSim does not bypass either).
+    * By default every miss is admitted: the victims are chosen among the
+      keys already resident, before the new key is stored (demand paging, as
+      libCacheSim does).  With ``bypass=True`` a miss that would need an
+      eviction is not admitted when its own next use is at least as far as
+      the farthest resident one ("never" included): that is MIN for caches
+      allowed to skip admission, the bound for admission-filtering policies
+      (W-TinyLFU, LIRS) which can beat demand-paging MIN on loops.
     * A new key and a hit both record the request's ``next_access``
       (``-1``: never requested again).
     * The victim is the resident key whose recorded next access is largest,
@@ -39,14 +42,16 @@ class Belady(Policy):
 
     Args:
         capacity: entries or bytes.
+        bypass: do not admit a miss whose next use is no nearer than every resident's.
         rng: unused.
     """
 
     name = "belady"
     needs_future = True
 
-    def __init__(self, capacity: int, *, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, capacity: int, *, bypass: bool = False, rng: np.random.Generator | None = None) -> None:
         super().__init__(capacity, rng=rng)
+        self.bypass = bool(bypass)
         self._heap: list[tuple[float, int, Key]] = []
         self._seq_of: dict[Key, int] = {}
         self._seq = 0
@@ -63,8 +68,21 @@ class Belady(Policy):
     def _on_hit(self, key: Key, now: float, next_access: int) -> None:
         self._record(key, next_access)
 
+    def _on_insert(self, key: Key, size: int, now: float, next_access: int, expire_at: float | None) -> None:
+        if self.bypass and self.used + size > self.capacity and self._seq_of:
+            farthest = self._peek_farthest()
+            if (_NEVER if next_access < 0 else next_access) >= farthest:
+                return  # every resident is needed sooner: skip admission
+        super()._on_insert(key, size, now, next_access, expire_at)
+
     def _admit(self, key: Key, now: float, next_access: int, expire_at: float | None) -> None:
         self._record(key, next_access)
+
+    def _peek_farthest(self) -> float:
+        heap = self._heap
+        while self._seq_of.get(heap[0][2]) != heap[0][1]:
+            heapq.heappop(heap)  # drop stale entries on top
+        return -heap[0][0]
 
     def _victim(self) -> Key:
         while True:

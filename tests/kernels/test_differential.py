@@ -23,6 +23,7 @@ PARAMS = {
                  {"window_ratio": 0.3, "protected_ratio": 0.5, "sketch_width_factor": 0.5, "sample_factor": 2},
                  {"window_ratio": 0.0, "protected_ratio": 1.0, "doorkeeper": True, "sample_factor": 3}],
     "gdsf": [{"cost": 3.7}],
+    "belady": [{"bypass": True}],
     "lfuda": [{"cost": 0.3}],
 }
 

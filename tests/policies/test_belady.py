@@ -36,8 +36,8 @@ def test_textbook_reference_string_has_nine_faults():
     assert ev == [7, 1, 0, 4, 3, 2]
 
 
-def optimal_misses(keys: tuple[int, ...], capacity: int) -> int:
-    """Fewest misses over every eviction choice (each miss must be admitted)."""
+def optimal_misses(keys: tuple[int, ...], capacity: int, bypass: bool = False) -> int:
+    """Fewest misses over every eviction choice (each miss admitted, or also skipped when ``bypass``)."""
 
     @cache
     def best(i: int, held: frozenset) -> int:
@@ -48,7 +48,10 @@ def optimal_misses(keys: tuple[int, ...], capacity: int) -> int:
             return best(i + 1, held)
         if len(held) < capacity:
             return 1 + best(i + 1, held | {k})
-        return 1 + min(best(i + 1, (held - {v}) | {k}) for v in held)
+        options = [best(i + 1, (held - {v}) | {k}) for v in held]
+        if bypass:
+            options.append(best(i + 1, held))
+        return 1 + min(options)
 
     return best(0, frozenset())
 
@@ -61,6 +64,27 @@ def test_miss_count_equals_brute_force_optimum(seed):
     keys = tuple(int(k) for k in rng.integers(0, n_keys, size=int(rng.integers(5, 15))))
     hits, _ = run(make_policy("belady", capacity), keys)
     assert hits.count(False) == optimal_misses(keys, capacity)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bypass_variant_equals_the_optimum_when_admission_may_be_skipped(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_keys = int(rng.integers(3, 7))
+    capacity = int(rng.integers(1, n_keys))
+    keys = tuple(int(k) for k in rng.integers(0, n_keys, size=int(rng.integers(5, 16))))
+    hits, _ = run(make_policy("belady", capacity, bypass=True), keys)
+    assert hits.count(False) == optimal_misses(keys, capacity, bypass=True)
+    assert optimal_misses(keys, capacity, bypass=True) <= optimal_misses(keys, capacity)
+
+
+def test_bypass_keeps_part_of_a_loop_that_demand_paging_min_cannot():
+    # a loop of 3 keys through a 1-entry cache: demand paging replaces the entry on every miss and
+    # never hits; skipping admission keeps key 0 and hits it once per turn after the first
+    keys = (0, 1, 2) * 5
+    plain, _ = run(make_policy("belady", 1), keys)
+    skip, _ = run(make_policy("belady", 1, bypass=True), keys)
+    assert sum(plain) == 0
+    assert sum(skip) == 4
 
 
 def test_hits_refresh_the_next_access():
