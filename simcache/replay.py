@@ -499,6 +499,7 @@ def source_from_args(
     requests: int | None = None,
     seed: int = 0,
     rate: float | None = None,
+    trace_options: Mapping[str, Any] | None = None,
 ) -> TraceSource:
     """Build a trace source from command-line style arguments.
 
@@ -512,13 +513,14 @@ def source_from_args(
         seed: seed of the synthetic generator.
         rate: synthetic only: Poisson arrivals at this many requests per second give each
             request a timestamp (time-aware policies such as Redis's read it); None: no times.
+        trace_options: reader options for ``trace`` (e.g. csv column mapping); see ``open_trace``.
     """
     if (trace is None) == (synthetic is None):
         raise UsageError("give exactly one of --trace PATH or --synthetic KIND")
     if trace is not None:
         from simcache.traces import open_trace
 
-        return open_trace(trace, format=format)
+        return open_trace(trace, format=format, **dict(trace_options or {}))
     if synthetic not in SYNTHETIC_KINDS:
         raise UsageError(f"unknown synthetic workload {synthetic!r}; valid kinds: {', '.join(SYNTHETIC_KINDS)}")
     if synthetic == "zipf" and alpha is None:

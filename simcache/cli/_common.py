@@ -44,6 +44,9 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trace", metavar="PATH", help="trace file to replay (oracleGeneral, LIRS text, cache2k, csv...; "
                    ".gz/.xz/.zst are decompressed on the fly)")
     g.add_argument("--format", metavar="F", help="trace format; detected from the file name and contents when omitted")
+    g.add_argument("--trace-option", action="append", default=[], metavar="K=V", dest="trace_options",
+                   help="reader option, repeatable; csv: id=COL size=COL time=COL op=COL (names or 0-based "
+                   "indexes), header=true|false, delimiter=';' (or \\t), numeric=true; any format: chunk_size=N")
     g.add_argument("--synthetic", metavar="KIND", help="generate requests instead: zipf, uniform or hotspot")
     g.add_argument("--alpha", type=float, metavar="A", help="Zipf exponent (for --synthetic zipf)")
     g.add_argument("--objects", type=int, metavar="N", help="distinct objects of the synthetic workload")
@@ -68,9 +71,37 @@ def source_from_namespace(args: argparse.Namespace) -> TraceSource:
             raise UsageError(f"{', '.join(stray)} only appl{'ies' if len(stray) == 1 else 'y'} to --synthetic")
     elif args.format is not None:
         raise UsageError("--format applies to --trace only")
+    elif getattr(args, "trace_options", None):
+        raise UsageError("--trace-option applies to --trace only")
     return source_from_args(trace=args.trace, format=args.format, synthetic=args.synthetic, alpha=args.alpha,
                             objects=args.objects, requests=args.requests, seed=args.seed,
-                            rate=getattr(args, "rate", None))
+                            rate=getattr(args, "rate", None),
+                            trace_options=parse_trace_options(getattr(args, "trace_options", None) or []))
+
+
+def parse_trace_options(items: list[str]) -> dict[str, Any]:
+    """``K=V`` reader options: booleans for header/numeric, integers for chunk_size and numeric columns."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--trace-option expects KEY=VALUE, got {item!r}")
+        if key in ("header", "numeric"):
+            low = value.lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise UsageError(f"--trace-option {key} expects true or false, got {value!r}")
+            out[key] = low in ("true", "1", "yes")
+        elif key == "chunk_size":
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise UsageError(f"--trace-option chunk_size expects an integer, got {value!r}") from None
+        elif key == "delimiter":
+            out[key] = "\t" if value == "\\t" else value
+        else:
+            out[key] = int(value) if value.isdigit() else value
+    return out
 
 
 def split_list(text: str, what: str) -> list[str]:
