@@ -44,6 +44,9 @@ class Server:
         queueing: "lindley" (computed at arrival) or "events" (SimPy Resource).
     """
 
+    #: scraped values that are levels (recorded as they are), not cumulative counts (recorded as rates)
+    GAUGES: tuple[str, ...] = ("in_flight", "up")
+
     def __init__(self, world: World, name: str, node: str, service: Dist | str | float, workers: int = 1,
                  queueing: Queueing = "lindley") -> None:
         if int(workers) != workers or workers < 1:
@@ -77,7 +80,7 @@ class Server:
         self.wait_sum = 0.0
         self.refused = 0
         self.reset = 0
-        world.recorder.watch(name, self.counters, gauges=("in_flight", "up"))
+        world.recorder.watch(name, self.counters, gauges=self.GAUGES)
 
     # ------------------------------------------------------------- metrics
     def counters(self) -> dict[str, float]:
@@ -281,6 +284,8 @@ class CacheServer(Server):
         default_ttl: TTL applied to sets without one.
         queueing: see :class:`Server`.
     """
+
+    GAUGES = Server.GAUGES + ("keys", "memory_usage")
 
     def __init__(self, world: World, name: str, node: str, policy: str = "lru", capacity: int = 10_000,
                  profile: Literal["redis", "memcached"] = "redis", service: Dist | str | float = "exp:0.0001",

@@ -46,3 +46,18 @@ def test_recorder_windows_add_up_to_totals() -> None:
     assert rec.latency_summary("all")["count"] == 5000
     p50 = df[(df.component == "latency:all") & (df.metric == "p50")].value
     assert np.allclose(p50, 0.01, rtol=0.01)
+
+
+def test_cache_server_keys_and_memory_are_levels_not_rates() -> None:
+    from simcache.sim.report import run_model_full
+
+    for engine in ("simpy", "compiled"):
+        r = run_model_full("three-tier", {"duration": 3.0, "engine": engine}, 0)
+        ts = r.timeseries
+        redis = ts[ts.component == "redis"]
+        keys = redis[redis.metric == "keys"].value.tolist()
+        mem = redis[redis.metric == "memory_usage"].value.tolist()
+        assert "keys_rate" not in set(redis.metric) and "memory_usage_rate" not in set(redis.metric)
+        # the last scrape is the store's size at the end of the run, and it only grows (no evictions here)
+        assert keys[-1] == r.summary["tiers"]["redis"]["keys"]
+        assert keys == sorted(keys) and 0 < mem[-1] <= 1

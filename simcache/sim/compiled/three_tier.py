@@ -231,7 +231,7 @@ def simulate_compiled(p: Any, seed: int, local_service: str, timeseries: bool = 
 
     final = scrapes(st)
     rec.watch("db", lambda: final[0][1], gauges=("in_flight", "up"))
-    rec.watch("redis", lambda: final[1][1], gauges=("in_flight", "up"))
+    rec.watch("redis", lambda: final[1][1], gauges=("in_flight", "up", "keys", "memory_usage"))
     if has_local:
         rec.watch("app_cache", lambda: final[2][1], gauges=("keys", "memory_usage"))
     rec._scrapes.extend((0.0, name, d) for name, d in scrapes(np.zeros(K.N_STATS)))
