@@ -1,192 +1,320 @@
-"""The network: a graph of nodes and links with latency, loss, bandwidth and partitions.
+"""The network: nodes, links with latency, loss and bandwidth, and partitions between groups of nodes.
 
-A message from ``a`` to ``b`` follows the direct link when there is one and
-otherwise the lowest-mean-latency route over links that are up.  A message is
-dropped when a link on its route loses it (Bernoulli ``loss``) or when no
-route is up (a partition); the sender learns of it only through its timeout.
+The rules a message follows (the network half of the failure contract):
+
+* A message from ``a`` to ``b`` takes the route with the fewest hops over
+  links that are up (the direct link when there is one).  Its delay is the
+  sum of one latency draw per link (plus ``size / bandwidth`` on links with a
+  bandwidth, plus any extra delay set on the link), drawn **when it is sent**
+  with the parameters in force then: a run-time change applies to what is
+  sent after it.
+* It is lost when a link's loss coin says so, when no route is up at the
+  send, or when the route it took is no longer up when it is due (a link on
+  it went down, or a partition now separates its ends): messages in flight
+  across a cut are lost.
+* A **partition** splits named groups of nodes: no message passes between
+  two nodes in different groups, whatever the route, and no route uses a
+  link whose ends are in different groups.  A partition is never routed
+  around.  A single failed *link*, by contrast, is routed around when the
+  topology has another path (a cable cut, not a partition).
+* Each link has two random streams of its own: ``link:A-B:latency`` and
+  ``link:A-B:loss``, so turning loss on does not change latency draws.
+
+Loss drops a message outright (the sender learns of it only by its
+timeout); TCP retransmission is not modelled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import networkx as nx
-import numpy as np
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from simcache.errors import UsageError
 from simcache.sim.dists import Dist, uniform_sampler
-from simcache.sim.world import World
+
+if TYPE_CHECKING:
+    from simcache.sim.world import World
 
 
 class Link:
-    """One bidirectional link.
+    """One bidirectional link between nodes ``a`` and ``b``."""
 
-    Latency draws come from a pre-drawn batch (``buf``, popped from the end);
-    hot callers pop it directly when ``plain`` (lossless, no bandwidth limit)
-    and ``up``, and call :meth:`refill` when it is empty.
-    """
+    __slots__ = ("a", "b", "latency", "loss", "bandwidth", "extra", "up", "_lat", "_coin", "_rng")
 
-    __slots__ = ("a", "b", "latency", "loss", "bandwidth", "rng", "buf", "coin", "up", "cuts", "plain", "batch")
-
-    def __init__(self, a: str, b: str, latency: Dist, loss: float, bandwidth: float | None,
-                 rng: np.random.Generator, batch: int = 2048) -> None:
+    def __init__(self, world: World, a: str, b: str, latency: Dist, loss: float, bandwidth: float | None) -> None:
         self.a = a
         self.b = b
+        self._rng = world.rng(f"link:{a}-{b}:latency")
+        self._coin = uniform_sampler(world.rng(f"link:{a}-{b}:loss"))
         self.latency = latency
+        self._lat = latency.sampler(self._rng)
         self.loss = loss
         self.bandwidth = bandwidth
-        self.rng = rng
-        self.batch = batch
-        self.buf: list[float] = []
-        self.coin = uniform_sampler(rng)
+        self.extra = 0.0
         self.up = True
-        self.cuts: set[int] = set()
-        # lossless links without a bandwidth limit need nothing but a latency draw
-        self.plain = loss == 0.0 and not bandwidth
 
-    def refill(self) -> float:
-        """Draw the next batch of latencies; return the first."""
-        self.buf = self.latency.draw(self.rng, self.batch)[::-1].tolist()
-        return self.buf.pop()
-
-    def draw(self) -> float:
-        """One latency draw."""
-        buf = self.buf
-        return buf.pop() if buf else self.refill()
+    def set_latency(self, latency: Dist | str | float) -> None:
+        """Change the latency distribution (draws already made for messages in flight stand)."""
+        self.latency = Dist.parse(latency)
+        self._lat = self.latency.sampler(self._rng)
 
     def delay(self, size: float) -> float | None:
-        """One traversal: the latency (plus transmission time), or None if the message is lost."""
-        if self.loss > 0.0 and self.coin() < self.loss:
+        """One traversal sent now: its delay, or None if the loss coin drops it."""
+        if self.loss > 0.0 and self._coin() < self.loss:
             return None
-        buf = self.buf
-        d = buf.pop() if buf else self.refill()
+        d = self._lat() + self.extra
         if self.bandwidth:
             d += size / self.bandwidth
         return d
 
 
-class Network:
-    """Nodes and links of one world (``world.network``).
+class Cut:
+    """An active partition: groups of nodes that cannot talk to each other."""
 
-    Args:
-        world: the simulation world.
-    """
+    __slots__ = ("groups", "side")
+
+    def __init__(self, groups: Sequence[Iterable[str]]) -> None:
+        self.groups = [frozenset(g) for g in groups]
+        self.side = {n: i for i, g in enumerate(self.groups) for n in g}
+
+    def separates(self, a: str, b: str) -> bool:
+        sa = self.side.get(a)
+        sb = self.side.get(b)
+        return sa is not None and sb is not None and sa != sb
+
+    def __repr__(self) -> str:
+        return "|".join(",".join(sorted(g)) for g in self.groups)
+
+
+class Network:
+    """Nodes and links of one world (``world.network``)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-        world.network = self
-        self.graph = nx.Graph()
-        self._links: dict[tuple[str, str], Link] = {}
+        self.env = world.env
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self._adj: dict[str, dict[str, Link]] = {}
+        self.cuts: list[Cut] = []
         self._routes: dict[tuple[str, str], list[Link] | None] = {}
-        self._next_cut = 1
-        self.dropped = 0
+        #: bumped by every change of topology (link up/down, partition, heal); in-flight messages re-check on change
+        self.epoch = 0
+        self.lost = 0
+        self.cut_in_flight = 0
 
+    # -------------------------------------------------------------- build
     def add_node(self, name: str, kind: str = "host", region: str | None = None) -> str:
-        """Add a node (client, app, cache, db, region...)."""
-        self.graph.add_node(name, kind=kind, region=region)
+        """Add a node (idempotent for the same name)."""
+        if name not in self.nodes:
+            self.nodes[name] = {"kind": kind, "region": region}
+            self._adj[name] = {}
         return name
 
     def add_link(self, a: str, b: str, latency: Dist | str | float, loss: float = 0.0,
                  bandwidth: float | None = None) -> Link:
-        """Connect ``a`` and ``b``; ``latency`` one way, ``loss`` probability, ``bandwidth`` bytes/s."""
-        if not 0.0 <= loss < 1.0:
-            raise UsageError(f"link {a}-{b}: loss must be in [0, 1), got {loss}")
-        if bandwidth is not None and bandwidth <= 0:
-            raise UsageError(f"link {a}-{b}: bandwidth must be > 0 bytes/s or None, got {bandwidth}")
-        for n in (a, b):
-            if n not in self.graph:
-                self.add_node(n)
-        dist = Dist.parse(latency)
-        rng = self.world.rng(f"link:{a}|{b}")
-        link = Link(a, b, dist, loss, bandwidth, rng)
-        self._links[(a, b)] = self._links[(b, a)] = link
-        self.graph.add_edge(a, b, link=link, weight=dist.mean())
-        self._routes.clear()
+        """Connect ``a`` and ``b`` (adding the nodes if needed) with a one-way latency distribution.
+
+        Args:
+            a, b: node names.
+            latency: one-way delay distribution (e.g. ``"lognormal:0.0005,0.3"``).
+            loss: probability that a message is dropped on this link.
+            bandwidth: bytes per second (None: unlimited); adds ``size / bandwidth`` per message.
+        """
+        if a == b:
+            raise UsageError(f"a link needs two different nodes, got {a!r} twice")
+        if not 0.0 <= loss <= 1.0:
+            raise UsageError(f"link {a}-{b}: loss must be in [0, 1], got {loss!r}")
+        if bandwidth is not None and not bandwidth > 0:
+            raise UsageError(f"link {a}-{b}: bandwidth must be > 0 bytes/s or None, got {bandwidth!r}")
+        if b in self._adj.get(a, {}):
+            raise UsageError(f"link {a}-{b} already exists")
+        self.add_node(a)
+        self.add_node(b)
+        link = Link(self.world, a, b, Dist.parse(latency), float(loss), bandwidth)
+        self._adj[a][b] = link
+        self._adj[b][a] = link
+        self._changed()
         return link
 
     def link(self, a: str, b: str) -> Link:
-        """The direct link between two nodes."""
-        try:
-            return self._links[(a, b)]
-        except KeyError:
-            raise UsageError(f"no link between {a!r} and {b!r}") from None
+        """The link between ``a`` and ``b``; a missing one raises with the links there are."""
+        lk = self._adj.get(a, {}).get(b)
+        if lk is None:
+            have = sorted({f"{x.a}-{x.b}" for d in self._adj.values() for x in d.values()})
+            raise UsageError(f"no link {a}-{b}; links: {', '.join(have) or 'none'}")
+        return lk
 
-    def delay(self, a: str, b: str, size: float = 0.0) -> float | None:
-        """One-way delay of a message from ``a`` to ``b``; None when it is dropped."""
-        if a == b:
-            return 0.0
-        link = self._links.get((a, b))
-        if link is not None and link.up:
-            if link.plain:
-                buf = link.buf
-                return buf.pop() if buf else link.refill()
-            d = link.delay(size)
-            if d is None:
-                self.dropped += 1
-            return d
-        route = self._route(a, b)
-        if route is None:
-            self.dropped += 1
-            return None
-        total = 0.0
-        for hop in route:
-            d = hop.delay(size)
-            if d is None:
-                self.dropped += 1
-                return None
-            total += d
-        return total
-
-    def reachable(self, a: str, b: str) -> bool:
-        """Whether a route between ``a`` and ``b`` is up now."""
-        if a == b:
-            return True
-        link = self._links.get((a, b))
-        if link is not None and link.up:
-            return True
-        return self._route(a, b) is not None
-
-    def _route(self, a: str, b: str) -> list[Link] | None:
-        key = (a, b)
-        if key in self._routes:
-            return self._routes[key]
-        up = nx.subgraph_view(self.graph, filter_edge=lambda u, v: self.graph.edges[u, v]["link"].up)
-        try:
-            path = nx.shortest_path(up, a, b, weight="weight")
-            route: list[Link] | None = [self._links[(u, v)] for u, v in zip(path, path[1:], strict=False)]
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            route = None
-        self._routes[key] = route
-        return route
-
-    # --------------------------------------------------------- failure seam
-    def partition(self, nodes_a: Iterable[str], nodes_b: Iterable[str]) -> int:
-        """Cut every link between the two node sets; return a cut id for :meth:`heal`."""
-        sa, sb = set(nodes_a), set(nodes_b)
-        for n in sa | sb:
-            if n not in self.graph:
-                raise UsageError(f"partition: unknown node {n!r}; nodes: {', '.join(sorted(self.graph))}")
-        cut = self._next_cut
-        self._next_cut += 1
-        for u, v, data in self.graph.edges(data=True):
-            if (u in sa and v in sb) or (u in sb and v in sa):
-                link: Link = data["link"]
-                link.cuts.add(cut)
-                link.up = False
+    # ------------------------------------------------------------ changes
+    def _changed(self) -> None:
+        self.epoch += 1
         self._routes.clear()
+
+    def set_link(self, a: str, b: str, *, up: bool | None = None, latency: Dist | str | float | None = None,
+                 extra: float | None = None, loss: float | None = None, bandwidth: float | None = None) -> None:
+        """Change a link at run time; the change applies to messages sent after it.
+
+        Args:
+            up: take the link down (False) or bring it back (True).
+            latency: a new latency distribution.
+            extra: extra one-way delay in seconds added to every traversal (0 removes it).
+            loss: a new loss probability.
+            bandwidth: a new bandwidth in bytes per second.
+        """
+        lk = self.link(a, b)
+        if latency is not None:
+            lk.set_latency(latency)
+        if extra is not None:
+            if not extra >= 0:
+                raise UsageError(f"link {a}-{b}: extra latency must be >= 0 seconds, got {extra!r}")
+            lk.extra = float(extra)
+        if loss is not None:
+            if not 0.0 <= loss <= 1.0:
+                raise UsageError(f"link {a}-{b}: loss must be in [0, 1], got {loss!r}")
+            lk.loss = float(loss)
+        if bandwidth is not None:
+            lk.bandwidth = bandwidth
+        if up is not None and up != lk.up:
+            lk.up = up
+            self._changed()
+
+    def partition(self, *groups: Iterable[str]) -> Cut:
+        """Separate groups of nodes (``partition(["app"], ["redis", "db"])``); returns the cut for :meth:`heal`."""
+        gs = [list(g) for g in groups]
+        if len(gs) < 2:
+            raise UsageError("a partition needs at least two groups of nodes")
+        seen: set[str] = set()
+        for g in gs:
+            if not g:
+                raise UsageError("a partition group is empty")
+            for n in g:
+                if n not in self.nodes:
+                    raise UsageError(f"partition: no node {n!r}; nodes: {', '.join(sorted(self.nodes))}")
+                if n in seen:
+                    raise UsageError(f"partition: node {n!r} is in two groups")
+                seen.add(n)
+        cut = Cut(gs)
+        self.cuts.append(cut)
+        self._changed()
         return cut
 
-    def isolate(self, node: str) -> int:
-        """Cut a node off from every neighbour; return the cut id."""
-        return self.partition([node], set(self.graph) - {node})
+    def isolate(self, node: str) -> Cut:
+        """Cut ``node`` off from every other node."""
+        return self.partition([node], [n for n in self.nodes if n != node])
 
-    def heal(self, cut: int | None = None) -> None:
-        """Restore the links of one cut (or of every cut)."""
-        for _, _, data in self.graph.edges(data=True):
-            link: Link = data["link"]
-            if cut is None:
-                link.cuts.clear()
-            else:
-                link.cuts.discard(cut)
-            link.up = not link.cuts
-        self._routes.clear()
+    def heal(self, cut: Cut | None = None) -> None:
+        """End one partition (or all of them)."""
+        if cut is None:
+            self.cuts.clear()
+        elif cut in self.cuts:
+            self.cuts.remove(cut)
+        self._changed()
+
+    # ------------------------------------------------------------- routes
+    def separated(self, a: str, b: str) -> bool:
+        """Whether an active partition puts ``a`` and ``b`` in different groups."""
+        return any(c.separates(a, b) for c in self.cuts)
+
+    def route(self, a: str, b: str) -> list[Link] | None:
+        """The links a message from ``a`` to ``b`` takes now (fewest hops), or None when there is no way."""
+        key = (a, b)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        r = self._find(a, b)
+        self._routes[key] = r
+        return r
+
+    def _find(self, a: str, b: str) -> list[Link] | None:
+        if a == b:
+            return []
+        if a not in self._adj or b not in self._adj:
+            raise UsageError(f"no node {a if a not in self._adj else b!r}; nodes: {', '.join(sorted(self.nodes))}")
+        if self.separated(a, b):
+            return None
+        direct = self._adj[a].get(b)
+        if direct is not None and direct.up:
+            return [direct]
+        prev: dict[str, Link] = {}
+        seen = {a}
+        todo = deque([a])
+        while todo:
+            n = todo.popleft()
+            for m in sorted(self._adj[n]):
+                lk = self._adj[n][m]
+                if m in seen or not lk.up or self.separated(n, m):
+                    continue
+                seen.add(m)
+                prev[m] = lk
+                if m == b:
+                    path = []
+                    while m != a:
+                        lk = prev[m]
+                        path.append(lk)
+                        m = lk.a if lk.b == m else lk.b
+                    return path[::-1]
+                todo.append(m)
+        return None
+
+    def reachable(self, a: str, b: str) -> bool:
+        """Whether a message sent now from ``a`` could reach ``b``."""
+        return self.route(a, b) is not None
+
+    # ----------------------------------------------------------- messages
+    def transit(self, a: str, b: str, size: float = 0.0) -> float | None:
+        """Delay of a message sent now from ``a`` to ``b``, or None when it is lost (no route, a loss coin)."""
+        r = self.route(a, b)
+        if r is None:
+            self.lost += 1
+            return None
+        d = 0.0
+        for lk in r:
+            x = lk.delay(size)
+            if x is None:
+                self.lost += 1
+                return None
+            d += x
+        return d
+
+    def still_up(self, a: str, b: str, epoch: int, route: list[Link] | None) -> bool:
+        """Whether a message sent from ``a`` to ``b`` at network ``epoch`` over ``route`` may be delivered now."""
+        if epoch == self.epoch:
+            return True
+        if route is None or self.separated(a, b) or not all(lk.up for lk in route):
+            self.cut_in_flight += 1
+            return False
+        return True
+
+    def send(self, a: str, b: str, size: float, deliver: Callable[[Any], None], msg: Any) -> bool:
+        """Send ``msg`` from ``a`` to ``b``: ``deliver(msg)`` is called when it arrives (if it does).
+
+        Returns False when the message is lost at once (no route, a loss coin); a message cut in
+        flight is dropped silently when it is due.
+        """
+        d = self.transit(a, b, size)
+        if d is None:
+            return False
+        ev = self.env.timeout(d, _InFlight(self, a, b, deliver, msg))
+        ev.callbacks.append(_arrive)
+        return True
+
+
+class _InFlight:
+    """A message on the wire: where it goes, and the topology it was sent under."""
+
+    __slots__ = ("net", "a", "b", "deliver", "msg", "epoch", "route")
+
+    def __init__(self, net: Network, a: str, b: str, deliver: Callable[[Any], None], msg: Any) -> None:
+        self.net = net
+        self.a = a
+        self.b = b
+        self.deliver = deliver
+        self.msg = msg
+        self.epoch = net.epoch
+        self.route = net._routes.get((a, b))
+
+
+def _arrive(ev: Any) -> None:
+    m: _InFlight = ev.value
+    if m.net.still_up(m.a, m.b, m.epoch, m.route):
+        m.deliver(m.msg)

@@ -1,99 +1,70 @@
-"""The world: one SimPy environment, one seed split into per-component random streams, one recorder."""
+"""The world: one SimPy environment, one seed split into named random streams, the network, the recorder.
+
+Everything in a simulation hangs off one :class:`World`: the SimPy
+``Environment`` (plain SimPy, public API only), the run's seed and the
+random streams derived from it (one per purpose, by name), the
+:class:`~simcache.sim.network.Network`, the metrics
+:class:`~simcache.sim.metrics.Recorder`, the truth
+:class:`~simcache.sim.oracle.Oracle` that versioned writes commit to, and
+the components that can fail (looked up by name by fault schedules).
+"""
 
 from __future__ import annotations
 
+import itertools
 import zlib
-from collections.abc import Callable
-from heapq import heappop, heappush
-from typing import Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
+from simcache.errors import UsageError
 from simcache.sim.metrics import Recorder
 
-#: A SimPy queue entry ``(time, priority, id, event)``; the event is a SimPy event or a :class:`Step`.
-EventEntry = tuple[float, int, int, Any]
-#: A bare-call entry ``(time, priority, id, fn, arg)``; ``fn`` is None only for :meth:`World.run`'s stop mark.
-CallEntry = tuple[float, int, int, Callable[[Any, Any], None] | None, Any]
-#: Anything :class:`SimEnv`'s queue holds.
-QueueEntry = EventEntry | CallEntry
-
-
-class Step:
-    """A bare scheduled callback: what SimPy's scheduler needs of an event, and nothing more.
-
-    ``Environment.step`` pops ``(time, priority, id, event)``, calls each of
-    ``event.callbacks`` with the event and checks ``event._ok``; a slotted
-    object with those fields costs a fraction of a :class:`simpy.Timeout`.
-    """
-
-    __slots__ = ("callbacks", "_value")
-    _ok = True
-
-    def __init__(self, fn: Callable[[Any], None], value: Any) -> None:
-        self.callbacks = [fn]
-        self._value = value
-
-    @property
-    def value(self) -> Any:
-        return self._value
-
-
-class SimEnv(simpy.Environment):
-    """A SimPy environment whose queue may also hold bare calls.
-
-    Besides SimPy's ``(time, priority, id, event)`` entries, the queue takes
-    ``(time, 1, id, fn, arg)`` entries: at ``time`` the loop calls
-    ``fn(arg, id)`` (the id lets a request ignore a step it no longer waits
-    for).  Entries are ordered by the same ``(time, priority, id)`` prefix, so
-    calls and SimPy events interleave exactly as they would as events; a call
-    costs a tuple instead of an event object and a callback list.
-    """
-
-    # SimPy types its (invariant) queue list as event entries only; this one also holds bare calls
-    _queue: list[QueueEntry]  # type: ignore[assignment]  # widens SimPy's private attribute
-
-    def step(self) -> None:
-        """Process the next entry (a bare call, or a SimPy event as :meth:`simpy.Environment.step` does)."""
-        # untyped view: the length test on the head, not the type, tells which entry shape gets popped
-        q: list[Any] = self._queue
-        if q and len(q[0]) == 5:
-            item: CallEntry = heappop(q)
-            self._now = item[0]
-            if item[3] is not None:
-                item[3](item[4], item[2])
-            return
-        super().step()
+if TYPE_CHECKING:
+    from simcache.sim.component import Component
+    from simcache.sim.network import Network
+    from simcache.sim.oracle import Oracle
 
 
 class World:
     """The shared context of a simulation.
 
     Args:
-        seed: the run's seed; every component stream derives from it.
-        window: metrics time-window width in simulated seconds.
-        warmup: requests finishing before this time are left out of totals.
-        rel_err: relative error of latency quantiles.
+        seed: the run's seed; every random stream derives from it.
+        window: width of a metrics time window, in simulated seconds.
+        warmup: events before this time are left out of every total (latency, outcomes, counters).
+        rel_err: relative error of latency quantiles (the resolution of the streaming histograms).
     """
 
     def __init__(self, seed: int = 0, window: float = 1.0, warmup: float = 0.0, rel_err: float = 0.01) -> None:
-        self.env = SimEnv()
+        from simcache.sim.network import Network
+        from simcache.sim.oracle import Oracle
+
+        if int(seed) != seed or seed < 0:
+            raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
+        self.env = simpy.Environment()
         self.seed = int(seed)
         self.recorder = Recorder(window, rel_err=rel_err, warmup=warmup)
         self._streams: set[str] = set()
-        self.network: Any = None  # set by simcache.sim.network.Network
+        self._write_ids = itertools.count(1)
+        self.components: dict[str, Component] = {}
+        self.network: Network = Network(self)
+        self.oracle: Oracle = Oracle(self)
+        self.faults_applied: list[dict[str, Any]] = []
 
     @property
     def now(self) -> float:
+        """The current simulated time (seconds)."""
         return self.env.now
 
     def rng(self, name: str) -> np.random.Generator:
-        """The random stream of component ``name``.
+        """The random stream named ``name`` (each name once per world).
 
         Streams are keyed by name (``SeedSequence(seed, spawn_key=(crc32(name),))``,
-        the same derivation ``SeedSequence.spawn`` uses), so adding a
-        component never changes another component's draws.
+        the derivation ``SeedSequence.spawn`` uses), so adding a component or
+        turning a feature on never changes another stream's draws.
         """
         if name in self._streams:
             raise ValueError(f"random stream {name!r} already taken; give each component a unique name")
@@ -101,47 +72,52 @@ class World:
         key = zlib.crc32(name.encode())
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(key,)))
 
-    def at(self, delay: float, fn: Callable[[Any], None], value: Any = None) -> Step:
-        """Call ``fn(step)`` after ``delay`` (>= 0); ``step.value`` is ``value``."""
-        env = self.env
-        ev = Step(fn, value)
-        heappush(env._queue, (env._now + delay, 1, next(env._eid), ev))
-        return ev
+    def new_write_id(self) -> int:
+        """A write id unique in this world (1, 2, ...; 0 is every key's initial value)."""
+        return next(self._write_ids)
+
+    def add(self, component: Component) -> None:
+        """Register a component under its (unique) name, so fault schedules can find it."""
+        if component.name in self.components:
+            raise UsageError(f"component name {component.name!r} is used twice")
+        self.components[component.name] = component
+
+    def component(self, name: str) -> Component:
+        """The component called ``name``; an unknown name raises with the valid ones."""
+        c = self.components.get(name)
+        if c is None:
+            raise UsageError(f"no component {name!r}; components: {', '.join(sorted(self.components)) or 'none'}")
+        return c
+
+    def process(self, gen: Generator[Any, Any, Any]) -> simpy.Process:
+        """Start ``gen`` as a SimPy process."""
+        return self.env.process(gen)
 
     def run(self, until: float) -> None:
-        """Run until simulated time ``until``, scraping metrics once per window."""
+        """Run until simulated time ``until``, scraping watched counters once per window and at the warmup."""
+        at = float(until)
+        if at <= self.env.now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        rec = self.recorder
+        rec.scrape(self.env.now)
+        self.env.process(self._scraper(at))
+        self.env.run(until=at)
+        rec.finish(self.env.now)
+
+    def _scraper(self, until: float) -> Generator[Any, Any, None]:
         rec = self.recorder
         env = self.env
-        at = float(until)
-        if at <= env._now:
-            raise ValueError(f"until ({at}) must be greater than the current simulation time")
-        rec.scrape(env._now)
-
-        def scraper(env: simpy.Environment) -> Any:
-            while True:
-                yield env.timeout(rec.window)
-                rec.scrape(env.now)
-
-        env.process(scraper(env))
-        q = env._queue
-        # the stop mark sorts where SimPy's own ``until`` event would: first among entries at ``at``
-        heappush(q, (at, 0, next(env._eid), None, None))
-        base_step = simpy.Environment.step
-        # Environment.run's loop, inlined: bare calls and Steps are dispatched here, other events by SimPy
+        k = 1
+        warm = rec.warmup if rec.warmup > env.now else None
         while True:
-            item = heappop(q)
-            if len(item) == 5:
-                env._now = item[0]
-                fn = item[3]
-                if fn is None:
-                    break
-                fn(item[4], item[2])
-                continue
-            ev = item[3]
-            if ev.__class__ is Step:
-                env._now = item[0]
-                ev.callbacks[0](ev)
-                continue
-            heappush(q, item)
-            base_step(env)
-        rec.finish(env._now)
+            t = k * rec.window
+            if warm is not None and warm < t:
+                t, warm = warm, None  # the scrape at the warmup, between two window scrapes
+            else:
+                if warm == t:
+                    warm = None
+                k += 1
+            if t >= until:
+                return
+            yield env.timeout(t - env.now)
+            rec.scrape(env.now)

@@ -1,0 +1,358 @@
+"""Servers: a command table over some state, FIFO workers, and the server half of the failure contract.
+
+A server is a :class:`~simcache.sim.component.Component` with a table of
+commands (name -> handler method, declared with :func:`command`).  A
+:class:`~simcache.sim.rpc.Call` reaching the server's node queues FIFO for
+one of ``workers`` identical workers (1: a single event loop, as Redis;
+N: N threads, as Memcached or a database's connection pool).  The contract:
+
+* A command **takes effect when its service starts**: its handler runs then,
+  against the state as it is then; the reply leaves when the service time
+  (drawn from the server's own ``NAME:service`` stream) has elapsed.
+* A **crash** voids every command that has not started: queued commands are
+  never applied.  Callers of queued and in-service commands get a
+  ``ConnectionError`` ("reset") one network delay later when the host stays
+  up, and nothing (they time out) when the host is down.  A call arriving at
+  a crashed server is refused the same way.  A reply that has already left is
+  delivered if its path stays up.
+* A **pause** suspends service: nothing starts during it, and a command in
+  service finishes later by the overlap.  Requests queue meanwhile.
+* A run-time change of the service distribution (:meth:`Server.set_service`)
+  applies to commands that start after it.
+
+Two queueing engines give the same outcomes, event for event:
+
+* ``"fast"`` (default): a deque and one SimPy timeout per command; a command
+  starts at its arrival when a worker is free, or when the command before it
+  ends.  Pauses are accounted with :attr:`Component.pause_total`: a command
+  whose service overlapped a pause is re-scheduled by the overlap when its
+  timeout fires.
+* ``"events"``: ``workers`` SimPy processes taking calls from a
+  ``simpy.Store``; pauses and crashes interrupt them.  Slower, and the
+  obvious reading of the contract; the tests check the two agree under
+  crashes and pauses.
+
+A handler returns the reply value, raises :class:`~simcache.sim.rpc.ReplyError`
+for an error reply, or returns a :class:`Deferred` whose reply is sent later
+(a blocking command such as ``BRPOP``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any, ClassVar, Literal
+
+import simpy
+
+from simcache.errors import UsageError
+from simcache.sim.component import Component
+from simcache.sim.dists import Dist
+from simcache.sim.rpc import Call, ConnectionError, ReplyError, ResponseError, answer
+from simcache.sim.world import World
+
+Queueing = Literal["fast", "events"]
+QUEUEINGS = ("fast", "events")
+
+Handler = Callable[..., Any]
+
+
+def command(*names: str) -> Callable[[Handler], Handler]:
+    """Declare a server method as the handler of command ``names`` (case-insensitive at dispatch)."""
+
+    def deco(fn: Handler) -> Handler:
+        fn._commands = tuple(n.upper() for n in names)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+class Deferred:
+    """A reply a handler will give later (a blocked client); :meth:`resolve` sends it."""
+
+    __slots__ = ("server", "call", "epoch", "done")
+
+    def __init__(self) -> None:
+        self.server: Server | None = None
+        self.call: Call | None = None
+        self.epoch = -1
+        self.done = False
+
+    def resolve(self, value: Any) -> bool:
+        """Send ``value`` (an exception instance for an error reply) as the reply; False if it is too late."""
+        srv = self.server
+        if self.done or srv is None or self.call is None or srv.epoch != self.epoch:
+            return False
+        self.done = True
+        srv._deferred.pop(self, None)
+        srv._send(self.call, value)
+        return True
+
+
+class _Job:
+    __slots__ = ("call", "reply", "epoch", "mark", "start")
+
+    def __init__(self, call: Call, reply: Any, epoch: int, mark: float, start: float) -> None:
+        self.call = call
+        self.reply = reply
+        self.epoch = epoch
+        self.mark = mark
+        self.start = start
+
+
+def size_of(value: Any) -> int:
+    """Bytes a value takes on the wire: ``len`` of bytes/str, ``.size`` of a :class:`Value`, else 0."""
+    if isinstance(value, bytes | str):
+        return len(value)
+    return int(getattr(value, "size", 0) or 0)
+
+
+class Server(Component):
+    """A FIFO server with a command table.
+
+    Args:
+        world: the simulation world.
+        name: component name (metrics, random streams, fault targets).
+        node: network node (default: ``name``).
+        service: service time of one command (a distribution, e.g. ``"exp:0.0001"``).
+        workers: commands served in parallel (1: one event loop).
+        queueing: ``"fast"`` or ``"events"`` (see the module docstring).
+    """
+
+    #: command name -> handler, collected from methods marked with :func:`command`
+    COMMANDS: ClassVar[dict[str, Handler]] = {}
+    GAUGES: tuple[str, ...] = ("up", "queued", "busy_workers")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = dict(getattr(cls, "COMMANDS", {}))
+        for attr in vars(cls).values():
+            for n in getattr(attr, "_commands", ()):
+                table[n] = attr
+                table[n.encode()] = attr  # clients send command names encoded, as on the wire
+        cls.COMMANDS = table
+
+    def __init__(self, world: World, name: str, node: str | None = None, service: Dist | str | float = "exp:0.0001",
+                 workers: int = 1, queueing: Queueing = "fast") -> None:
+        super().__init__(world, name, node)
+        if int(workers) != workers or workers < 1:
+            raise UsageError(f"{name}: workers must be an integer >= 1, got {workers!r}")
+        if queueing not in QUEUEINGS:
+            raise UsageError(f"{name}: queueing must be one of {', '.join(QUEUEINGS)}, got {queueing!r}")
+        self.workers = int(workers)
+        self.queueing = queueing
+        self._svc_rng = world.rng(f"{name}:service")
+        self.service = Dist.parse(service)
+        self._svc = self.service.sampler(self._svc_rng)
+        #: the call whose handler is running (handlers read the caller's connection from it)
+        self.current: Call | None = None
+        self.queue: deque[Call] = deque()
+        self.busy = 0
+        self._in_service: dict[_Job, None] = {}
+        self._deferred: dict[Deferred, None] = {}
+        self.commands_done = 0
+        self.busy_time = 0.0
+        self.wait_time = 0.0
+        self.refused = 0
+        self.resets = 0
+        self.errors = 0
+        if queueing == "events":
+            self._store: simpy.Store = simpy.Store(self.env)
+            self._holding: dict[simpy.Process, list[Any]] = {}
+            self._procs = [self.env.process(self._worker()) for _ in range(self.workers)]
+
+    # ------------------------------------------------------------ metrics
+    def counters(self) -> dict[str, float]:
+        return {"up": float(self.up), "commands": self.commands_done, "busy": self.busy_time,
+                "wait": self.wait_time, "queued": float(self.queued), "busy_workers": float(self.busy),
+                "refused": self.refused, "resets": self.resets, "error_replies": self.errors}
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a worker."""
+        return len(self._store.items) if self.queueing == "events" else len(self.queue)
+
+    def set_service(self, service: Dist | str | float) -> None:
+        """Change the service-time distribution; applies to commands starting after the change."""
+        self.service = Dist.parse(service)
+        self._svc = self.service.sampler(self._svc_rng)
+
+    # ----------------------------------------------------------- behaviour
+    def execute(self, call: Call) -> Any:
+        """Run the call's command(s) now; the reply (an exception instance for an error reply)."""
+        self.current = call
+        try:
+            if call.batch:
+                return [self.dispatch(c) for c in call.cmd]
+            return self.dispatch(call.cmd)
+        finally:
+            self.current = None
+
+    def dispatch(self, cmd: tuple[Any, ...]) -> Any:
+        """One command through the table: its reply, or a ResponseError instance for an error reply."""
+        name = cmd[0]
+        handler = self.COMMANDS.get(name)
+        if handler is None:
+            handler = self.COMMANDS.get(name.decode(errors="replace").upper() if isinstance(name, bytes)
+                                        else str(name).upper())
+        if handler is None:
+            self.errors += 1
+            return ResponseError(self.unknown_command(cmd))
+        try:
+            return handler(self, *cmd[1:])
+        except ReplyError as err:
+            self.errors += 1
+            return ResponseError(str(err))
+        except TypeError as err:
+            if "positional argument" in str(err) or "required" in str(err):
+                self.errors += 1
+                return ResponseError(f"ERR wrong number of arguments for '{str(name).lower()}' command")
+            raise
+
+    def unknown_command(self, cmd: tuple[Any, ...]) -> str:
+        """The error text for a command the table does not have."""
+        return f"ERR unknown command '{cmd[0]}'"
+
+    def service_time(self, call: Call) -> float:
+        """Service time of the call just executed (one draw per command of a batch)."""
+        if call.batch:
+            return sum(self._svc() for _ in call.cmd)
+        return self._svc()
+
+    # -------------------------------------------------------------- arrival
+    def receive(self, call: Call) -> None:
+        """Network delivery: ``call`` reaches the server's node."""
+        if not self.up:
+            if self.host_up:
+                self.refused += 1
+                self._send(call, ConnectionError("Connection refused"))
+            return
+        call.t_arrived = self.env.now
+        if self.queueing == "events":
+            self._store.put(call)
+        elif self.busy < self.workers and self.env.now >= self.paused_until:
+            self._start(call)
+        else:
+            self.queue.append(call)
+
+    def _send(self, call: Call, value: Any) -> None:
+        self.world.network.send(self.node, call.src, size_of(value), _deliver, (call, value))
+
+    # ------------------------------------------------------- fast engine
+    def _start(self, call: Call) -> None:
+        env = self.env
+        self.busy += 1
+        self.wait_time += env.now - call.t_arrived
+        reply = self.execute(call)
+        job = _Job(call, reply, self.epoch, self.pause_total, env.now)
+        self._in_service[job] = None
+        t = env.timeout(self.service_time(call), job)
+        t.callbacks.append(self._finish)
+
+    def _finish(self, ev: simpy.Event) -> None:
+        job: _Job = ev.value
+        if job.epoch != self.epoch:
+            return  # the process crashed during the service: no reply leaves
+        extra = self.pause_total - job.mark
+        if extra > 0:
+            job.mark = self.pause_total
+            t = self.env.timeout(extra, job)
+            t.callbacks.append(self._finish)
+            return
+        del self._in_service[job]
+        self.busy -= 1
+        self._done(job.call, job.reply, job.start)
+        self._next()
+
+    def _next(self, _ev: Any = None) -> None:
+        q = self.queue
+        while q and self.busy < self.workers and self.up and self.env.now >= self.paused_until:
+            self._start(q.popleft())
+
+    def _done(self, call: Call, reply: Any, start: float) -> None:
+        self.commands_done += len(call.cmd) if call.batch else 1
+        self.busy_time += self.env.now - start
+        if isinstance(reply, Deferred):
+            reply.server, reply.call, reply.epoch = self, call, self.epoch
+            if not reply.done:
+                self._deferred[reply] = None
+            return
+        self._send(call, reply)
+
+    # ----------------------------------------------------- events engine
+    def _worker(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        me = env.active_process
+        assert me is not None
+        while True:
+            call: Call = yield self._store.get()
+            slot = [call]
+            self._holding[me] = slot
+            try:
+                while env.now < self.paused_until:
+                    yield env.timeout(self.paused_until - env.now)
+                self.busy += 1
+                self.wait_time += env.now - call.t_arrived
+                start = env.now
+                reply = self.execute(call)
+                slot.append(reply)
+                remaining = self.service_time(call)
+                while remaining > 0 or env.now < self.paused_until:
+                    if env.now < self.paused_until:
+                        try:
+                            yield env.timeout(self.paused_until - env.now)
+                        except simpy.Interrupt as i:
+                            if i.cause == "crash":
+                                raise
+                        continue
+                    t0 = env.now
+                    try:
+                        yield env.timeout(remaining)
+                        remaining = 0.0
+                    except simpy.Interrupt as i:
+                        if i.cause == "crash":
+                            raise
+                        remaining -= env.now - t0  # a pause began: the rest of the work waits for its end
+                self.busy -= 1
+                del self._holding[me]
+                self._done(call, reply, start)
+            except simpy.Interrupt:
+                self._holding.pop(me, None)
+                if len(slot) == 2:
+                    self.busy -= 1
+
+    # --------------------------------------------------------------- faults
+    def on_crash(self) -> None:
+        voided: list[Call] = []
+        if self.queueing == "events":
+            voided.extend(self._store.items)
+            self._store.items.clear()
+            for proc, slot in list(self._holding.items()):
+                voided.append(slot[0])
+                proc.interrupt("crash")
+        else:
+            voided.extend(self.queue)
+            self.queue.clear()
+            voided.extend(j.call for j in self._in_service)
+            self._in_service.clear()
+            self.busy = 0
+        voided.extend(d.call for d in self._deferred if d.call is not None)
+        self._deferred.clear()
+        if self.host_up:
+            for c in voided:
+                self.resets += 1
+                self._send(c, ConnectionError("Connection reset by peer"))
+
+    def on_pause(self, until: float) -> None:
+        if self.queueing == "events":
+            for proc, slot in list(self._holding.items()):
+                if len(slot) == 2:
+                    proc.interrupt("pause")
+        else:
+            t = self.env.timeout(until - self.env.now)
+            t.callbacks.append(self._next)
+
+
+def _deliver(msg: tuple[Call, Any]) -> None:
+    call, value = msg
+    answer(call, value)
