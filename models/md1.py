@@ -18,7 +18,7 @@ class MD1Params:
     service_rate: float = 1.0
     duration: float = 100_000.0
     warmup: float = 1000.0
-    queueing: Literal["lindley", "events"] = "lindley"
+    queueing: Literal["fast", "events"] = "fast"
 
     def __post_init__(self) -> None:
         if self.arrival_rate <= 0 or self.service_rate <= 0:

@@ -18,7 +18,7 @@ class MM1Params:
     service_rate: float = 1.0
     duration: float = 100_000.0
     warmup: float = 1000.0
-    queueing: Literal["lindley", "events"] = "lindley"
+    queueing: Literal["fast", "events"] = "fast"
 
     def __post_init__(self) -> None:
         if self.arrival_rate <= 0 or self.service_rate <= 0:
@@ -33,7 +33,7 @@ def queue_summary(world: World, q: QueueSystem, duration: float, theory: float |
     h = world.recorder.hist("all")
     mean = h.mean() if h is not None else float("nan")
     return {"sim_requests": q.arrived, "completed": q.departed, "mean_response": mean,
-            "theory_mean_response": theory, "utilization": q.server.busy / (q.server.workers * duration),
+            "theory_mean_response": theory, "utilization": q.server.busy_time / (q.server.workers * duration),
             "latency": lat}
 
 

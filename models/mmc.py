@@ -20,7 +20,7 @@ class MMcParams:
     servers: int = 4
     duration: float = 50_000.0
     warmup: float = 500.0
-    queueing: Literal["lindley", "events"] = "lindley"
+    queueing: Literal["fast", "events"] = "fast"
 
     def __post_init__(self) -> None:
         if self.arrival_rate <= 0 or self.service_rate <= 0 or self.servers < 1:

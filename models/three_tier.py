@@ -1,4 +1,11 @@
-"""Reference model: clients -> app server (in-process LRU) -> Redis-like cache over the network -> database."""
+"""Reference model: clients -> app server (in-process near cache) -> Redis -> database.
+
+Each request is a SimPy process: it crosses to the app, where the strategy
+(the seed's ``CacheAside`` by default) runs with ``yield from`` at every
+call to the simulated Redis and the database, and comes back.  Faults
+(``--fault crash:redis@10+5``) and strategy options (``--set
+strategy.ttl=60``) apply through the model runner.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,19 @@ from typing import Any, Literal
 
 from simcache.catalog import model
 from simcache.errors import UsageError
+from simcache.sim.app import App
 from simcache.sim.clients import ClosedLoopClient, OpenLoopClient, Workload
-from simcache.sim.compiled import COMPILED, simulate_compiled, unsupported
-from simcache.sim.database import Database
+from simcache.sim.database import Database, DatabaseClient
 from simcache.sim.dists import Dist
-from simcache.sim.network import Network
+from simcache.sim.pool import BlockingConnectionPool, ConnectionPool
+from simcache.sim.redis import Redis, RedisServer
+from simcache.sim.redis.server import KEY_OVERHEAD
 from simcache.sim.report import SimResult, summarize, three_tier_figures  # noqa: F401 (re-exported for the tour)
-from simcache.sim.servers import CacheServer, InProcessCache
-from simcache.sim.strategies import STRATEGIES, make_app
+from simcache.sim.runner import System, simulate_system
+from simcache.sim.seed import SeedCache
+from simcache.sim.strategies import STRATEGIES, make_strategy, strategy_class, strategy_options
 from simcache.sim.world import World
-
-#: time one in-process cache lookup costs the app (both engines)
-APP_CACHE_SERVICE = "const:0.00001"
+from simcache.store import Cache
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,22 @@ class ThreeTierParams:
     n_objects: int = 100_000
     alpha: float = 0.9
     write_fraction: float = 0.05
+    value_size: int = 100
     strategy: str = "cache-aside"
     app_cache: int = 1000
     app_policy: str = "lru"
+    app_ttl: float = 30.0
     cache_capacity: int = 20_000
     cache_policy: str = "lru"
-    cache_profile: Literal["redis", "memcached"] = "redis"
-    cache_workers: int = 4
     cache_service: str = "exp:0.0001"
+    cache_timeout: float = 0.0
     ttl: float = 300.0
     db_read: str = "exp:0.002"
     db_write: str = "exp:0.004"
     db_connections: int = 16
+    db_timeout: float = 0.0
     query_cache: int = 0
+    write_error_rate: float = 0.0
     app_cpu: str = "const:0.0002"
     client_latency: str = "lognormal:0.005,0.3"
     cache_latency: str = "lognormal:0.0003,0.3"
@@ -56,23 +67,27 @@ class ThreeTierParams:
     cache_pool: int = 0
     db_pool: int = 0
     pool_wait: float = 0.0
-    queueing: Literal["lindley", "events"] = "lindley"
+    queueing: Literal["fast", "events"] = "fast"
     window: float = 1.0
     warmup: float = 0.0
-    engine: Literal["auto", "simpy", "compiled"] = "auto"
 
     def __post_init__(self) -> None:
-        for f in ("duration", "timeout", "ttl", "window"):
-            if getattr(self, f) <= 0:
+        for f in ("duration", "timeout", "ttl", "window", "app_ttl"):
+            if not getattr(self, f) > 0:
                 raise ValueError(f"{f} must be > 0, got {getattr(self, f)!r}")
-        if self.users < 0 or self.cache_pool < 0 or self.db_pool < 0:
-            raise ValueError("users, cache_pool and db_pool must be >= 0 (0: open loop / unbounded)")
-        if self.users == 0 and self.rate <= 0 and self.arrivals != "mmpp":
+        for f in ("users", "cache_pool", "db_pool", "app_cache", "query_cache", "value_size"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"{f} must be >= 0, got {getattr(self, f)!r}")
+        if self.cache_capacity < 1:
+            raise ValueError(f"cache_capacity must be >= 1 (entries), got {self.cache_capacity!r}")
+        for f in ("cache_timeout", "db_timeout", "pool_wait"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"{f} must be >= 0 seconds (0: none), got {getattr(self, f)!r}")
+        if self.users == 0 and not self.rate > 0 and self.arrivals != "mmpp":
             raise ValueError(f"rate must be > 0 requests/s, got {self.rate}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(sorted(STRATEGIES))}, got {self.strategy!r}")
-        if self.engine not in ("auto", "simpy", "compiled"):
-            raise ValueError(f"engine must be 'auto', 'simpy' or 'compiled', got {self.engine!r}")
+        if self.strategy not in STRATEGIES and ":" not in self.strategy:
+            raise ValueError(f"strategy must be one of {', '.join(sorted(STRATEGIES))} "
+                             f"(or 'package.module:Class'), got {self.strategy!r}")
         if not 0 <= self.warmup < self.duration:
             raise ValueError(f"warmup must be in [0, duration), got {self.warmup}")
         for f in ("think", "cache_service", "db_read", "db_write", "app_cpu", "client_latency", "cache_latency",
@@ -83,74 +98,60 @@ class ThreeTierParams:
                 raise ValueError(f"{f}: {err}") from None
 
 
-def build(p: ThreeTierParams, seed: int, strategy_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def _pool(world: World, size: int, wait: float, name: str) -> ConnectionPool:
+    if size == 0:
+        return ConnectionPool(world.env, name=name)
+    if wait > 0:
+        return BlockingConnectionPool(world.env, size, wait, name=name)
+    return ConnectionPool(world.env, size, name=name)
+
+
+def build(p: ThreeTierParams, seed: int, strategy_options_: dict[str, Any] | None = None) -> System:
     """Build the system (world, network, components) without running it."""
     world = World(seed, window=p.window, warmup=p.warmup)
-    net = Network(world)
+    net = world.network
     for n, kind in (("clients", "client"), ("app", "app"), ("redis", "cache"), ("db", "db")):
         net.add_node(n, kind)
     net.add_link("clients", "app", p.client_latency, loss=p.loss)
     net.add_link("app", "redis", p.cache_latency, loss=p.loss)
     net.add_link("app", "db", p.db_latency, loss=p.loss)
-    net.add_link("redis", "db", p.db_latency, loss=p.loss)
-    db = Database(world, "db", "db", p.db_read, p.db_write, p.db_connections, query_cache=p.query_cache,
+    db = Database(world, "db", read_service=p.db_read, write_service=p.db_write, connections=p.db_connections,
+                  query_cache=p.query_cache, write_error_rate=p.write_error_rate, value_size=p.value_size,
                   queueing=p.queueing)
-    cache = CacheServer(world, "redis", "redis", p.cache_policy, p.cache_capacity, p.cache_profile,
-                        p.cache_service, p.cache_workers, queueing=p.queueing)
-    local = InProcessCache(world, "app_cache", p.app_policy, p.app_cache, service=APP_CACHE_SERVICE) \
-        if p.app_cache > 0 else None
-    app = make_app(p.strategy, world, "app", "app", db, cache=cache, local=local, ttl=p.ttl, cpu=p.app_cpu,
-                   cache_pool=(p.cache_pool, p.pool_wait) if p.cache_pool else None,
-                   db_pool=(p.db_pool, p.pool_wait) if p.db_pool else None, **(strategy_options or {}))
-    wl = Workload(p.n_objects, p.alpha, p.write_fraction)
-    common = dict(timeout=p.timeout, retries=p.retries)
+    # maxmemory for about cache_capacity entries of this workload (key text, value, per-key overhead)
+    maxmemory = p.cache_capacity * (KEY_OVERHEAD + len(str(p.n_objects)) + p.value_size)
+    redis = RedisServer(world, "redis", service=p.cache_service, maxmemory=maxmemory,
+                        maxmemory_policy=p.cache_policy, queueing=p.queueing)
+    local = Cache(p.app_policy, p.app_cache, clock=lambda: world.env.now) if p.app_cache > 0 else None
+    options = {"ttl": p.ttl} if "ttl" in strategy_options(strategy_class(p.strategy)) else {}
+    options.update(strategy_options_ or {})
+    def factory(app: App) -> Any:
+        r = Redis(world, app, redis, socket_timeout=p.cache_timeout or None,
+                  connection_pool=_pool(world, p.cache_pool, p.pool_wait, "app:redis-pool"))
+        d = DatabaseClient(world, app, db, timeout=p.db_timeout or None)
+        return make_strategy(p.strategy, SeedCache(r), d, **options)
+
+    app = App(world, "app", factory, cpu=p.app_cpu, local=local, local_ttl=p.app_ttl)
+    wl = Workload(p.n_objects, p.alpha, p.write_fraction, Dist("constant", float(p.value_size)))
+    common: dict[str, Any] = dict(timeout=p.timeout, retries=p.retries)
     if p.users:
         client: Any = ClosedLoopClient(world, "clients", "clients", app, wl, p.users, p.think, **common)
     else:
         client = OpenLoopClient(world, "clients", "clients", app, wl, p.rate, p.arrivals,
                                 mmpp=(p.rate / 4, p.rate * 2, 5.0, 2.0), diurnal=(0.5, p.duration), **common)
     client.stop_at = p.duration
-    tiers = [t for t in ("app_cache", "redis", "db") if t != "app_cache" or local is not None]
-    return {"world": world, "net": net, "db": db, "cache": cache, "local": local, "app": app, "client": client,
-            "tiers": tiers}
+    tiers = (["app"] if local is not None else []) + ["redis", "db"]
+    return System(world, [client], tiers, db, {"app": app, "redis": redis, "client": client})
 
 
-def engine_of(p: ThreeTierParams, seed: int = 0) -> str:
-    """The engine that runs ``p``: "compiled" when asked for or (engine="auto") when supported and numba is on."""
-    if p.engine == "simpy":
-        return "simpy"
-    why = unsupported(p)
-    if why is None:
-        return "compiled" if p.engine == "compiled" or COMPILED else "simpy"
-    if p.engine == "compiled":
-        build(p, seed)  # an invalid value gets the SimPy engine's own error first
-        raise UsageError(f"engine=compiled does not support {why}; use engine=auto or engine=simpy")
-    return "simpy"
+def simulate(p: ThreeTierParams, seed: int, options: dict[str, dict[str, Any]] | None = None,
+             faults: list[Any] | None = None, timeseries: bool = True) -> SimResult:
+    """Run the model (with ``options["strategy"]`` and a fault schedule) and return summary plus time series."""
+    return simulate_system(build(p, seed, (options or {}).get("strategy")), p.duration, faults or [], timeseries)
 
 
-def simulate(p: ThreeTierParams, seed: int) -> SimResult:
-    """Run the model and return summary plus time series."""
-    if engine_of(p, seed) == "compiled":
-        result = simulate_compiled(p, seed, APP_CACHE_SERVICE)
-        result.summary["engine"] = "compiled"
-        return result
-    s = build(p, seed)
-    world = s["world"]
-    world.run(p.duration)
-    summary = summarize(world, p.duration, [s["client"]], s["tiers"], s["db"])
-    summary["engine"] = "simpy"
-    return SimResult(summary, world.recorder.timeseries(), world)
-
-
-@model("three-tier", "clients -> app with in-process LRU -> Redis-like cache -> database (reference model)",
-       ThreeTierParams)
-def run(p: ThreeTierParams, seed: int) -> dict[str, Any]:
-    if engine_of(p, seed) == "compiled":
-        summary = simulate_compiled(p, seed, APP_CACHE_SERVICE, timeseries=False).summary
-        summary["engine"] = "compiled"
-        return summary
-    s = build(p, seed)
-    s["world"].run(p.duration)
-    summary = summarize(s["world"], p.duration, [s["client"]], s["tiers"], s["db"])
-    summary["engine"] = "simpy"
-    return summary
+@model("three-tier", "clients -> app with a near cache -> Redis -> database (reference model)", ThreeTierParams,
+       options=("strategy",))
+def run(p: ThreeTierParams, seed: int, options: dict[str, dict[str, Any]] | None = None,
+        faults: list[Any] | None = None) -> dict[str, Any]:
+    return simulate(p, seed, options, faults, timeseries=False).summary

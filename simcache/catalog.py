@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -50,6 +51,10 @@ class ModelSpec:
     params: type
     run: RunFn
     source: str = ""
+    #: option groups set with dotted names (``strategy.ttl=60`` -> options["strategy"]["ttl"])
+    options: tuple[str, ...] = ()
+    #: whether ``run`` takes a fault schedule
+    faults: bool = False
 
     def defaults(self) -> dict[str, Any]:
         return {f.name: _default_of(f) for f in dataclasses.fields(self.params)}
@@ -57,6 +62,21 @@ class ModelSpec:
     def param_types(self) -> dict[str, Any]:
         hints = typing.get_type_hints(self.params)
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(self.params)}
+
+    def split(self, values: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Separate plain parameters from dotted option names (``strategy.ttl``); unknown groups raise."""
+        plain: dict[str, Any] = {}
+        opts: dict[str, dict[str, Any]] = {}
+        for k, v in (values or {}).items():
+            group, dot, name = str(k).partition(".")
+            if not dot:
+                plain[k] = v
+                continue
+            if group not in self.options or not name:
+                have = ", ".join(f"{g}.NAME" for g in self.options) or "none"
+                raise UsageError(f"model {self.name!r} has no option group {group!r} (in {k!r}); option groups: {have}")
+            opts.setdefault(group, {})[name] = v
+        return plain, opts
 
     def make_params(self, values: Mapping[str, Any] | None = None) -> Any:
         """Build the parameter dataclass, converting strings and naming bad keys."""
@@ -79,15 +99,22 @@ _MODELS: dict[str, ModelSpec] = {}
 _LOADED = False
 
 
-def model(name: str, description: str, params: type) -> Callable[[RunFn], RunFn]:
-    """Decorator: register ``run(params, seed) -> summary`` as model ``name``."""
+def model(name: str, description: str, params: type, options: tuple[str, ...] = ()) -> Callable[[RunFn], RunFn]:
+    """Decorator: register ``run(params, seed) -> summary`` as model ``name``.
+
+    A model that takes option groups (``options=("strategy",)``) or a fault schedule declares
+    ``run(params, seed, options=None, faults=None)``; dotted parameters (``strategy.ttl=60``)
+    reach it in ``options`` and fault lines in ``faults``.
+    """
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"model {name!r}: params must be a dataclass, got {params!r}")
 
     def deco(fn: RunFn) -> RunFn:
         if name in _MODELS and _MODELS[name].run.__qualname__ != fn.__qualname__:
             raise UsageError(f"duplicate model name {name!r} ({_MODELS[name].source} and {fn.__module__})")
-        _MODELS[name] = ModelSpec(name, description, params, fn, source=fn.__module__)
+        takes = inspect.signature(fn).parameters
+        _MODELS[name] = ModelSpec(name, description, params, fn, source=fn.__module__, options=tuple(options),
+                                  faults="faults" in takes)
         return fn
 
     return deco
@@ -137,12 +164,34 @@ def get_model(name: str) -> ModelSpec:
     return models[name]
 
 
-def run_model(name: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Run a model by name and return its summary, with ``wall_seconds`` added."""
+def call_model(spec: ModelSpec, params: Mapping[str, Any] | None, seed: int, faults: Any = ()) -> Any:
+    """Validate ``params`` (plain and dotted) and ``faults`` for ``spec`` and call its run function."""
+    plain, opts = spec.split(params)
+    p = spec.make_params(plain)
+    faults = list(faults or ())
+    if faults and not spec.faults:
+        raise UsageError(f"model {spec.name!r} takes no fault schedule")
+    kw: dict[str, Any] = {}
+    if spec.options:
+        kw["options"] = opts
+    if spec.faults:
+        kw["faults"] = faults
+    return spec.run(p, int(seed), **kw)
+
+
+def run_model(name: str, params: Mapping[str, Any] | None = None, seed: int = 0,
+              faults: Any = ()) -> dict[str, Any]:
+    """Run a model by name and return its summary, with ``wall_seconds`` added.
+
+    Args:
+        name: a model in the catalogue.
+        params: parameter values (strings are converted); ``group.name`` keys set options.
+        seed: the run's seed.
+        faults: fault lines (``crash:redis@10+5``) or mappings, for models that take them.
+    """
     spec = get_model(name)
-    p = spec.make_params(params)
     t0 = time.perf_counter()
-    summary = spec.run(p, int(seed))
+    summary = call_model(spec, params, seed, faults)
     summary = dict(summary)
     summary.setdefault("model", name)
     summary.setdefault("seed", int(seed))

@@ -159,6 +159,8 @@ class DatabaseClient:
 
     def _call(self, cmd: tuple[Any, ...], size: float = 0.0) -> Generator[simpy.Event, Any, Any]:
         value = yield from call(self.world, self.node, self.server, cmd, size=size, deadlines=self._deadlines)
+        if value.__class__ is Value:
+            self.world.note_served(self.server.name)
         host = self.host
         if host is not None and host.env.now < host.paused_until:
             yield host.env.timeout(host.paused_until - host.env.now)

@@ -223,22 +223,24 @@ class Recorder:
             self._flush(s)
 
     def count(self, component: str, metric: str, t: float, n: float = 1) -> None:
-        """Add ``n`` to a windowed counter (e.g. writes lost, stale reads)."""
+        """Add ``n`` to a windowed counter (e.g. writes lost, stale reads); nothing before the warmup counts."""
+        if t < self.warmup:
+            return
         self.windowed[(component, metric, int(t * self._inv_w))] += n
         self.totals[(component, metric)] += n
 
-    def read_served(self, t: float, tier: str, stale_versions: int, stale_seconds: float, dirty: bool) -> None:
-        """A read delivered a value from ``tier``; how far behind the database it was."""
+    def read(self, t: float, tier: str, kind: str, age: float = 0.0) -> None:
+        """A read answered at ``t`` with a value from ``tier``, judged ``kind`` (fresh, stale, concurrent, dirty).
+
+        ``age`` is how long before the read's invocation the newer version had committed (stale reads).
+        """
         if t < self.warmup:
             return
-        if dirty:
-            self.count(tier, "dirty_reads", t)
-            self.count("client", "dirty_reads", t)
-        elif stale_versions > 0:
-            self.count(tier, "stale_reads", t)
-            self.count("client", "stale_reads", t)
-            self.totals[(tier, "stale_versions_sum")] += stale_versions
-            self.stale_age.add([max(stale_seconds, 0.0)])
+        if kind != "fresh":
+            self.count(tier, f"{kind}_reads", t)
+            self.count("client", f"{kind}_reads", t)
+            if kind == "stale":
+                self.stale_age.add([max(age, 0.0)])
         # reads_served is counted in batches (see _flush_served)
         b = self._served.get(tier)
         if b is None:
@@ -327,6 +329,21 @@ class Recorder:
         """A counter's total over the run (after the warmup)."""
         self._flush_requests()
         return self.totals.get((component, metric), 0.0)
+
+    def delta(self, component: str) -> dict[str, float]:
+        """A component's counters over the measured span: the last scrape minus the one at the warmup
+        (gauges: their last value)."""
+        gauges = next((g for name, _, g in self._watched if name == component), frozenset())
+        first: dict[str, float] | None = None
+        last: dict[str, float] = {}
+        for t, name, d in self._scrapes:
+            if name != component:
+                continue
+            if first is None and t >= self.warmup:
+                first = d
+            last = d
+        base = first or {}
+        return {k: (v if k in gauges else v - base.get(k, 0.0)) for k, v in last.items()}
 
     def last_scrape(self, component: str) -> dict[str, float]:
         """The latest scraped counters of a component."""

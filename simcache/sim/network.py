@@ -294,9 +294,15 @@ class Network:
         d = self.transit(a, b, size)
         if d is None:
             return False
-        ev = self.env.timeout(d, _InFlight(self, a, b, deliver, msg))
-        ev.callbacks.append(_arrive)
+        self.deliver_later(a, b, d, self.epoch, self._routes.get((a, b)), deliver, msg)
         return True
+
+    def deliver_later(self, a: str, b: str, delay: float, epoch: int, route: list[Link] | None,
+                      deliver: Callable[[Any], None], msg: Any) -> None:
+        """Call ``deliver(msg)`` after ``delay`` unless the path a message sent at ``epoch`` over ``route``
+        took is no longer up then."""
+        ev = self.env.timeout(delay, _InFlight(self, a, b, deliver, msg, epoch, route))
+        ev.callbacks.append(_arrive)
 
 
 class _InFlight:
@@ -304,14 +310,15 @@ class _InFlight:
 
     __slots__ = ("net", "a", "b", "deliver", "msg", "epoch", "route")
 
-    def __init__(self, net: Network, a: str, b: str, deliver: Callable[[Any], None], msg: Any) -> None:
+    def __init__(self, net: Network, a: str, b: str, deliver: Callable[[Any], None], msg: Any, epoch: int,
+                 route: list[Link] | None) -> None:
         self.net = net
         self.a = a
         self.b = b
         self.deliver = deliver
         self.msg = msg
-        self.epoch = net.epoch
-        self.route = net._routes.get((a, b))
+        self.epoch = epoch
+        self.route = route
 
 
 def _arrive(ev: Any) -> None:

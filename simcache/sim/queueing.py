@@ -1,38 +1,47 @@
-"""Plain queueing systems (G/G/c FCFS) built from the same parts, for validation against theory."""
+"""Plain queueing systems (G/G/c FCFS) built from the same server, for validation against theory."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from typing import Any
 
-from simpy.events import Timeout
+import simpy
 
-from simcache.sim.core import Request, call
 from simcache.sim.dists import Dist
-from simcache.sim.network import Network
-from simcache.sim.servers import Queueing, Server
+from simcache.sim.rpc import call
+from simcache.sim.server import Queueing, Server, command
 from simcache.sim.world import World
 
 
+class QueueServer(Server):
+    """A server with one command, ``OP``, whose only effect is its service time."""
+
+    @command("OP")
+    def _op(self) -> str:
+        return "OK"
+
+
 class QueueSystem:
-    """Poisson arrivals to one FCFS server with ``workers`` workers; records every response time.
+    """Poisson arrivals at one FCFS server with ``workers`` workers; each job is a process.
+
+    The source and the server share a node, so a job's response time is its
+    wait plus its service.
 
     Args:
         world: the simulation world.
         rate: arrival rate (lambda).
         service: service-time distribution.
         workers: servers (c).
-        queueing: "lindley" or "events".
-        keep: keep the individual response times (``self.times``) as well as recording them.
+        queueing: "fast" or "events" (see :mod:`simcache.sim.server`).
+        keep: keep the individual response times in ``self.times``.
     """
 
     def __init__(self, world: World, rate: float, service: Dist | str | float, workers: int = 1,
-                 queueing: Queueing = "lindley", keep: bool = False) -> None:
+                 queueing: Queueing = "fast", keep: bool = False) -> None:
         self.world = world
         self.env = world.env
-        net = world.network or Network(world)
-        net.add_node("src", "client")
-        self.server = Server(world, "queue", "src", service, workers, queueing)
+        self.server = QueueServer(world, "queue", "queue", service, workers, queueing)
         self.rate = rate
         self._gap = Dist("exponential", 1.0 / rate).sampler(world.rng("arrivals"))
         self.keep = keep
@@ -40,26 +49,22 @@ class QueueSystem:
         self.arrived = 0
         self.departed = 0
         self.stop_at = math.inf
-        ev = Timeout(self.env, self._gap())
-        ev.callbacks.append(self._arrive)
+        self.env.process(self._source())
 
-    def _arrive(self, ev: Any) -> None:
-        now = self.env._now
-        if now >= self.stop_at:
-            return
-        nxt = Timeout(self.env, self._gap())
-        nxt.callbacks.append(self._arrive)
-        self.arrived += 1
-        req = Request(self.arrived, None, "op", 0, now, math.inf, self)  # type: ignore[arg-type]
-        call(self.world, req, "src", self.server, "op", self._done)
+    def _source(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            yield env.timeout(self._gap())
+            if env.now >= self.stop_at:
+                return
+            self.arrived += 1
+            env.process(self._job())
 
-    def _done(self, req: Request) -> None:
-        now = self.env._now
+    def _job(self) -> Generator[simpy.Event, Any, None]:
+        t0 = self.env.now
+        yield from call(self.world, "queue", self.server, ("OP",))
+        now = self.env.now
         self.departed += 1
-        r = now - req.t0
-        self.world.recorder.request(now, r, "ok", "op")
+        self.world.recorder.request(now, now - t0, "ok", "op")
         if self.keep:
-            self.times.append(r)
-
-    def on_timeout(self, req: Request) -> None:  # pragma: no cover - no deadline
-        pass
+            self.times.append(now - t0)

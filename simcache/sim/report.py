@@ -29,33 +29,33 @@ class SimResult:
         return to_json({"summary": self.summary, "timeseries": self.timeseries.to_dict(orient="list")})
 
 
-def tier_summary(world: World, name: str, counters: Mapping[str, float]) -> dict[str, Any]:
-    """Hit ratio, requests and mean latency contribution of one tier."""
+def tier_summary(world: World, name: str) -> dict[str, Any]:
+    """What one tier did over the measured span (after the warmup): hit ratio, lookups, reads it served."""
     rec = world.recorder
-    hits = counters.get("hits", 0.0)
-    misses = counters.get("misses", 0.0)
-    calls = rec.total(name, "calls")
+    c = rec.delta(name)
+    hits = c.get("hits", 0.0)
+    misses = c.get("misses", 0.0)
     out: dict[str, Any] = {}
     if hits + misses:
         out["hit_ratio"] = hits / (hits + misses)
         out["lookups"] = int(hits + misses)
-    if calls:
-        out["calls"] = int(calls)
-        out["mean_ms"] = rec.total(name, "time") / calls * 1000
-    for k in ("evictions", "expired", "keys", "memory_usage", "commands"):
-        if k in counters:
-            out[k] = counters[k]
+    for k in ("commands", "evictions", "expired", "keys", "used_memory", "requests", "refused", "resets"):
+        if k in c:
+            out[k] = c[k] if k in ("used_memory",) else int(c[k])
     served = rec.total(name, "reads_served")
     if served:
         out["reads_served"] = int(served)
-        out["stale_reads"] = int(rec.total(name, "stale_reads"))
-        out["dirty_reads"] = int(rec.total(name, "dirty_reads"))
+        for kind in ("stale", "concurrent", "dirty"):
+            out[f"{kind}_reads"] = int(rec.total(name, f"{kind}_reads"))
+    lost = rec.total(name, "writes_lost")
+    if lost:
+        out["writes_lost"] = int(lost)
     return out
 
 
 def summarize(world: World, duration: float, clients: Sequence[Any], tiers: Sequence[str],
               db: Any | None = None) -> dict[str, Any]:
-    """The standard summary of a system run (latency in milliseconds)."""
+    """The standard summary of a system run (latency in milliseconds; every count after the warmup)."""
     rec = world.recorder
     ok = rec.total("client", "ok")
     span = max(duration - rec.warmup, 1e-12)
@@ -69,40 +69,59 @@ def summarize(world: World, duration: float, clients: Sequence[Any], tiers: Sequ
         "read_latency_ms": rec.latency_summary("read"),
         "write_latency_ms": rec.latency_summary("write"),
     }
-    summary["tiers"] = {t: tier_summary(world, t, rec.last_scrape(t)) for t in tiers}
+    summary["tiers"] = {t: tier_summary(world, t) for t in tiers}
     summary["hit_ratio"] = {t: v["hit_ratio"] for t, v in summary["tiers"].items() if "hit_ratio" in v}
     if db is not None:
-        c = rec.last_scrape(db.name)
+        c = rec.delta(db.name)
         summary["db"] = {
-            "reads": int(db.reads), "writes": int(db.writes), "ops_per_s": db.ops / duration,
-            "utilization": db.busy / (db.workers * duration), "mean_wait_ms": db.wait_sum / max(db.ops, 1) * 1000,
-            "write_errors": int(db.write_errors),
+            "reads": int(c.get("reads", 0)), "writes": int(c.get("writes", 0)),
+            "ops_per_s": c.get("commands", 0) / span,
+            "utilization": c.get("busy", 0.0) / (db.workers * span),
+            "mean_wait_ms": c.get("wait", 0.0) / max(c.get("commands", 0), 1) * 1000,
+            "write_errors": int(c.get("write_errors", 0)),
         }
         if "qc_hits" in c:
             summary["db"]["query_cache_hit_ratio"] = c["qc_hits"] / max(c["qc_hits"] + c["qc_misses"], 1)
     summary["errors"] = {k[1]: int(v) for k, v in rec.totals.items() if k[0] == "errors"}
-    summary["stale_reads"] = int(rec.total("client", "stale_reads"))
-    summary["dirty_reads"] = int(rec.total("client", "dirty_reads"))
+    for kind in ("stale", "concurrent", "dirty", "empty"):
+        summary[f"{kind}_reads"] = int(rec.total("client", f"{kind}_reads"))
     summary["stale_age_ms"] = {"p50": rec.stale_age.quantile(0.5) * 1000,
                                "p99": rec.stale_age.quantile(0.99) * 1000} if rec.stale_age.total else {}
     summary["writes_lost"] = int(sum(v for k, v in rec.totals.items() if k[1] == "writes_lost"))
+    summary["late_commits"] = int(world.oracle.late_commits)
+    summary["late_replies"] = int(sum(getattr(c, "late", 0) for c in clients))
+    summary["faults"] = list(world.faults_applied)
     return summary
 
 
-def run_model_full(name: str, params: Mapping[str, Any] | None = None, seed: int = 0) -> SimResult:
+def run_model_full(name: str, params: Mapping[str, Any] | None = None, seed: int = 0,
+                   faults: Any = ()) -> SimResult:
     """Run a model by name and return its full result (summary with ``wall_seconds``, time series).
 
-    Models that define ``simulate(params, seed) -> SimResult`` next to their
-    ``run`` give a time series; the others give the summary only.
+    Models that define ``simulate(params, seed, options=None, faults=None) -> SimResult`` next to
+    their ``run`` give a time series; the others give the summary only.
     """
-    from simcache.catalog import get_model
+    from simcache.catalog import call_model, get_model
 
     spec = get_model(name)
-    p = spec.make_params(params)
     t0 = time.perf_counter()
     module = sys.modules.get(spec.source)
     simulate = getattr(module, "simulate", None)
-    result = simulate(p, int(seed)) if simulate is not None else SimResult(dict(spec.run(p, int(seed))))
+    if simulate is None:
+        result = SimResult(dict(call_model(spec, params, seed, faults)))
+    else:
+        plain, opts = spec.split(params)
+        p = spec.make_params(plain)
+        kw: dict[str, Any] = {}
+        if spec.options:
+            kw["options"] = opts
+        if spec.faults:
+            kw["faults"] = list(faults or ())
+        elif faults:
+            from simcache.errors import UsageError
+
+            raise UsageError(f"model {name!r} takes no fault schedule")
+        result = simulate(p, int(seed), **kw)
     result.summary.setdefault("model", name)
     result.summary.setdefault("seed", int(seed))
     result.summary["wall_seconds"] = time.perf_counter() - t0

@@ -48,7 +48,7 @@ import simpy
 from simcache.errors import UsageError
 from simcache.sim.component import Component
 from simcache.sim.dists import Dist
-from simcache.sim.rpc import Call, ConnectionError, ReplyError, ResponseError, answer
+from simcache.sim.rpc import SERVICE, Call, ConnectionError, ReplyError, ResponseError, _Reset, answer
 from simcache.sim.world import World
 
 Queueing = Literal["fast", "events"]
@@ -90,14 +90,17 @@ class Deferred:
 
 
 class _Job:
-    __slots__ = ("call", "reply", "epoch", "mark", "start")
+    """A command in service: its reply (computed at the start), and the pause total when it last resumed."""
 
-    def __init__(self, call: Call, reply: Any, epoch: int, mark: float, start: float) -> None:
+    __slots__ = ("call", "reply", "epoch", "mark", "start", "end")
+
+    def __init__(self, call: Call, reply: Any, epoch: int, mark: float, start: float, end: float) -> None:
         self.call = call
         self.reply = reply
         self.epoch = epoch
         self.mark = mark
         self.start = start
+        self.end = end
 
 
 def size_of(value: Any) -> int:
@@ -159,6 +162,7 @@ class Server(Component):
         if queueing == "events":
             self._store: simpy.Store = simpy.Store(self.env)
             self._holding: dict[simpy.Process, list[Any]] = {}
+            self._resumed: simpy.Event | None = None
             self._procs = [self.env.process(self._worker()) for _ in range(self.workers)]
 
     # ------------------------------------------------------------ metrics
@@ -220,13 +224,26 @@ class Server(Component):
         return self._svc()
 
     # -------------------------------------------------------------- arrival
-    def receive(self, call: Call) -> None:
-        """Network delivery: ``call`` reaches the server's node."""
+    @property
+    def carried(self) -> bool:
+        """Whether callers carry their calls through this server (the fast engine; see :mod:`simcache.sim.rpc`)."""
+        return self.queueing == "fast"
+
+    def receive(self, call: Call) -> ConnectionError | None:
+        """``call`` reaches the server's node: start it, queue it, or refuse it.
+
+        Returns the refusal for a carried call to a crashed server on a live host (the carrier brings it
+        back); for other calls the refusal is sent over the network.  A host that is down drops the call.
+        """
         if not self.up:
-            if self.host_up:
-                self.refused += 1
-                self._send(call, ConnectionError("Connection refused"))
-            return
+            if not self.host_up:
+                return None
+            self.refused += 1
+            err = ConnectionError("Connection refused")
+            if call.carrier is not None:
+                return err
+            self._send(call, err)
+            return None
         call.t_arrived = self.env.now
         if self.queueing == "events":
             self._store.put(call)
@@ -234,50 +251,83 @@ class Server(Component):
             self._start(call)
         else:
             self.queue.append(call)
+        return None
+
+    def arrive_later(self, call: Call, delay: float) -> None:
+        """A call whose carrier stopped waiting mid-flight: it still arrives ``delay`` from now (if its path holds)."""
+        net = self.world.network
+        net.deliver_later(call.src, self.node, delay, call.epoch, call.route, self.receive, call)
 
     def _send(self, call: Call, value: Any) -> None:
+        # sent even when the caller has stopped waiting: the reply still crosses the network (and draws its delay)
         self.world.network.send(self.node, call.src, size_of(value), _deliver, (call, value))
+
+    def reply_size(self, reply: Any) -> int:
+        """Bytes of a reply on the wire."""
+        return size_of(reply)
 
     # ------------------------------------------------------- fast engine
     def _start(self, call: Call) -> None:
         env = self.env
+        now = env.now
         self.busy += 1
-        self.wait_time += env.now - call.t_arrived
+        self.wait_time += now - call.t_arrived
         reply = self.execute(call)
-        job = _Job(call, reply, self.epoch, self.pause_total, env.now)
+        job = _Job(call, reply, self.epoch, self.pause_total, now, now + self.service_time(call))
+        call.job = job
         self._in_service[job] = None
-        t = env.timeout(self.service_time(call), job)
+        if call.carrier is None:
+            self.finish_later(job, job.end - now)
+        elif call.started is not None:
+            # the carrier waited in the queue: its service starts now (and if it stops waiting before it
+            # resumes, the hand-over must finish this job)
+            call.stage, call.wake = SERVICE, job.end
+            call.started.succeed()
+
+    def finish_later(self, job: _Job, delay: float) -> None:
+        """Complete ``job`` by a callback ``delay`` from now (nobody carries it)."""
+        t = self.env.timeout(delay, job)
         t.callbacks.append(self._finish)
 
     def _finish(self, ev: simpy.Event) -> None:
         job: _Job = ev.value
+        extra = self.complete(job)
+        if extra > 0.0:
+            self.finish_later(job, extra)
+        elif extra == 0.0 and not isinstance(job.reply, Deferred):
+            self._send(job.call, job.reply)
+
+    def complete(self, job: _Job) -> float:
+        """The service time of ``job`` has elapsed: 0 when it is done, the extra time a pause added, or -1
+        when the server crashed meanwhile (no reply leaves)."""
         if job.epoch != self.epoch:
-            return  # the process crashed during the service: no reply leaves
+            return -1.0
         extra = self.pause_total - job.mark
-        if extra > 0:
+        if extra > 0.0:
             job.mark = self.pause_total
-            t = self.env.timeout(extra, job)
-            t.callbacks.append(self._finish)
-            return
+            return extra
         del self._in_service[job]
         self.busy -= 1
-        self._done(job.call, job.reply, job.start)
+        self._account(job.call, job.reply, job.start)
         self._next()
+        return 0.0
+
+    def deferred(self, job: _Job) -> bool:
+        """Whether ``job``'s reply comes later (a blocked command)."""
+        return isinstance(job.reply, Deferred)
 
     def _next(self, _ev: Any = None) -> None:
         q = self.queue
         while q and self.busy < self.workers and self.up and self.env.now >= self.paused_until:
             self._start(q.popleft())
 
-    def _done(self, call: Call, reply: Any, start: float) -> None:
+    def _account(self, call: Call, reply: Any, start: float) -> None:
         self.commands_done += len(call.cmd) if call.batch else 1
         self.busy_time += self.env.now - start
         if isinstance(reply, Deferred):
             reply.server, reply.call, reply.epoch = self, call, self.epoch
             if not reply.done:
                 self._deferred[reply] = None
-            return
-        self._send(call, reply)
 
     # ----------------------------------------------------- events engine
     def _worker(self) -> Generator[simpy.Event, Any, None]:
@@ -290,12 +340,14 @@ class Server(Component):
             self._holding[me] = slot
             try:
                 while env.now < self.paused_until:
-                    yield env.timeout(self.paused_until - env.now)
+                    # one shared event per pause, so workers held at the gate start in the order they took calls
+                    yield self._pause_over_event()
                 self.busy += 1
                 self.wait_time += env.now - call.t_arrived
                 start = env.now
                 reply = self.execute(call)
                 slot.append(reply)
+                slot.append(start)
                 remaining = self.service_time(call)
                 while remaining > 0 or env.now < self.paused_until:
                     if env.now < self.paused_until:
@@ -315,38 +367,68 @@ class Server(Component):
                         remaining -= env.now - t0  # a pause began: the rest of the work waits for its end
                 self.busy -= 1
                 del self._holding[me]
-                self._done(call, reply, start)
+                self._account(call, reply, start)
+                if not isinstance(reply, Deferred):
+                    self._send(call, reply)
             except simpy.Interrupt:
                 self._holding.pop(me, None)
-                if len(slot) == 2:
+                if len(slot) == 3:
                     self.busy -= 1
 
     # --------------------------------------------------------------- faults
     def on_crash(self) -> None:
-        voided: list[Call] = []
+        # what the crash voids, in one order for both engines (in service by start, then waiting by arrival), so
+        # the resets draw their network delays in the same order
+        started: list[tuple[float, Call]] = []
+        waiting: list[Call] = []
         if self.queueing == "events":
-            voided.extend(self._store.items)
+            waiting.extend(self._store.items)
             self._store.items.clear()
             for proc, slot in list(self._holding.items()):
-                voided.append(slot[0])
+                if len(slot) == 3:
+                    started.append((slot[2], slot[0]))
+                else:
+                    waiting.append(slot[0])
                 proc.interrupt("crash")
         else:
-            voided.extend(self.queue)
+            waiting.extend(self.queue)
             self.queue.clear()
-            voided.extend(j.call for j in self._in_service)
+            started.extend((j.start, j.call) for j in self._in_service)
             self._in_service.clear()
             self.busy = 0
-        voided.extend(d.call for d in self._deferred if d.call is not None)
+        voided = [c for _, c in sorted(started, key=lambda x: x[0])]
+        voided += sorted(waiting, key=lambda c: c.t_arrived)
+        voided += [d.call for d in self._deferred if d.call is not None]
         self._deferred.clear()
-        if self.host_up:
-            for c in voided:
-                self.resets += 1
+        if not self.host_up:
+            return  # the machine is gone: nobody hears anything; callers wait for their timeouts
+        net = self.world.network
+        for c in voided:
+            self.resets += 1
+            if c.carrier is not None:
+                d = net.transit(self.node, c.src)
+                route = net.route(self.node, c.src)
+                if c.carrier.is_alive:
+                    c.carrier.interrupt(_Reset(d, net.epoch, route))
+            else:
                 self._send(c, ConnectionError("Connection reset by peer"))
+
+    def _pause_over_event(self) -> simpy.Event:
+        if self._resumed is None:
+            self._resumed = self.env.event()
+        return self._resumed
+
+    def _pause_over(self, _ev: Any) -> None:
+        if self.env.now >= self.paused_until and self._resumed is not None:
+            ev, self._resumed = self._resumed, None
+            ev.succeed()
 
     def on_pause(self, until: float) -> None:
         if self.queueing == "events":
+            t = self.env.timeout(until - self.env.now)
+            t.callbacks.append(self._pause_over)
             for proc, slot in list(self._holding.items()):
-                if len(slot) == 2:
+                if len(slot) == 3:
                     proc.interrupt("pause")
         else:
             t = self.env.timeout(until - self.env.now)

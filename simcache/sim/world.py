@@ -53,6 +53,8 @@ class World:
         self.network: Network = Network(self)
         self.oracle: Oracle = Oracle(self)
         self.faults_applied: list[dict[str, Any]] = []
+        #: process -> name of the server whose reply last carried it a value (which tier served a read)
+        self.served_by: dict[simpy.Process, str] = {}
 
     @property
     def now(self) -> float:
@@ -71,6 +73,12 @@ class World:
         self._streams.add(name)
         key = zlib.crc32(name.encode())
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(key,)))
+
+    def note_served(self, server: str) -> None:
+        """Record that the active process's latest value came from ``server`` (remote clients call this)."""
+        proc = self.env.active_process
+        if proc is not None:
+            self.served_by[proc] = server
 
     def new_write_id(self) -> int:
         """A write id unique in this world (1, 2, ...; 0 is every key's initial value)."""
