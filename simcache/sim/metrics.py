@@ -353,7 +353,12 @@ class Recorder:
         return {}
 
     def timeseries(self) -> pd.DataFrame:
-        """Tidy per-window metrics: columns time, component, metric, value."""
+        """Tidy per-window metrics: columns time, component, metric, value.
+
+        Rows: latency quantiles per window (component ``latency:STREAM``, metrics ``p50_s``... in seconds),
+        windowed counts (per window), and each watched component's scraped counters: cumulative ones as
+        ``NAME_rate`` (per second), gauges as their level, and ``hit_ratio`` when it counts hits and misses.
+        """
         rows: list[tuple[float, str, str, float]] = []
         w = self.window
         self._flush_requests()
@@ -363,7 +368,8 @@ class Recorder:
             self._flush(s)
             for wi, counts in s.windows().items():
                 for q, v in zip(QUANTILES, quantiles_of(counts, QUANTILES, s.hist), strict=True):
-                    rows.append((wi * w, f"latency:{name}", _qname(q), v))
+                    # the unit is in the name: the summary's latency_ms is in milliseconds, these in seconds
+                    rows.append((wi * w, f"latency:{name}", f"{_qname(q)}_s", v))
         gauges = {name: g for name, _, g in self._watched}
         prev: dict[str, tuple[float, dict[str, float]]] = {}
         for t, name, d in self._scrapes:

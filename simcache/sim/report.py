@@ -142,7 +142,7 @@ def three_tier_figures(result: SimResult, out_dir: str | Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     lat = ts[ts.component == "latency:all"]
     for metric in ("p50", "p95", "p99", "p99_9"):
-        d = lat[lat.metric == metric]
+        d = lat[lat.metric == f"{metric}_s"]
         axes[0].plot(d.time, d.value * 1000, label=metric.replace("_", "."))
     axes[0].set_xlabel("simulated time (s)")
     axes[0].set_ylabel("latency (ms)")

@@ -315,7 +315,7 @@ class Redis(Commands):
     # ----------------------------------------------------------- calling
     def execute_command(self, *args: Any, **options: Any) -> Gen:
         """Run one command (generator): its parsed reply, or raise."""
-        return self._execute(tuple(encode(a) for a in args), options)
+        return self._execute(tuple(map(encode, args)), options)
 
     def _execute(self, args: tuple[Any, ...], options: Mapping[str, Any]) -> Gen:
         reply = yield from self._send(args, False, self.router.target)
@@ -359,6 +359,8 @@ class Redis(Commands):
                     raise
                 server = nxt
                 continue
+            if reply.__class__ is Value:
+                self.world.note_served(server.name)
             host = self.host
             if host is not None and env.now < host.paused_until:
                 yield env.timeout(host.paused_until - env.now)
@@ -387,7 +389,7 @@ class Pipeline(Commands):
         return len(self.command_stack)
 
     def execute_command(self, *args: Any, **options: Any) -> Pipeline:
-        self.command_stack.append((tuple(encode(a) for a in args), options))
+        self.command_stack.append((tuple(map(encode, args)), options))
         return self
 
     def execute(self, raise_on_error: bool = True) -> Gen:
