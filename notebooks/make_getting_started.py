@@ -50,7 +50,18 @@ print("models:", ", ".join(model_names()))
 summary = run_model("three-tier", {"duration": 20.0 * SCALE, "rate": 1000.0, "ttl": 30.0}, seed=7)
 {k: summary[k] for k in ("sim_requests", "throughput", "latency_ms", "hit_ratio")}"""),
     ("md", """`latency_ms` holds the client-observed latency (mean and percentiles), `hit_ratio` the share of lookups
-each cache tier answered. Change `ttl` or `rate` above and run the cell again to see them move."""),
+each cache tier answered. Change `ttl` or `rate` above and run the cell again to see them move.
+
+Two more knobs: a dotted parameter sets an option of the caching strategy the app runs (`strategy.ttl`, the
+TTL the seed's cache-aside gives Redis), and `faults` schedules failures, written as on the command line
+(`simcache run three-tier --fault crash:redis@10+2`): here Redis crashes, loses its data and comes back 2 s
+later (scaled down with the run in quick mode)."""),
+    ("code", """crash = f"crash:redis@{10 * SCALE:g}+{2 * SCALE:g}"
+faulty = run_model("three-tier", {"duration": 20.0 * SCALE, "rate": 1000.0, "strategy.ttl": 30}, seed=7,
+                   faults=[crash])
+{k: faulty[k] for k in ("outcomes", "errors", "faults", "stale_reads", "concurrent_reads")}"""),
+    ("md", """The requests that needed Redis while it was down failed (`errors` says how), the others went on; the same
+seed gives the same requests with and without the fault, so the difference is the fault's alone."""),
     ("md", """## 3. A small sweep with a figure
 
 A sweep is data: a target, base parameters, a grid and replications, seeded from one root seed.

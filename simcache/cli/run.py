@@ -7,6 +7,7 @@ from typing import Any
 
 from simcache.catalog import get_model, run_model
 from simcache.errors import UsageError
+from simcache.sim.faults import Fault, parse_fault
 from simcache.sim.metrics import to_json
 
 
@@ -16,7 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        "simulated requests, throughput, per-tier hit ratios, latency percentiles, DB load, errors.")
     p.add_argument("name", help="model name")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a model parameter (repeatable)")
+                   help="set a model parameter, or a strategy option as strategy.NAME=VALUE (repeatable)")
+    p.add_argument("--fault", dest="faults", action="append", default=[], metavar="KIND:TARGET[=VALUE]@AT[+DURATION]",
+                   help="schedule a fault, times in simulated seconds (repeatable): crash:redis@10+5, "
+                   "crash-warm:redis@10+5, down:db@5+2, pause:redis@10+0.5, partition:app|redis@10+10, "
+                   "latency:app-redis=0.05@10+20, loss:app-redis=0.3@10+5, link-down:app-db@3+1")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (the model's duration parameter)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -34,16 +39,31 @@ def parse_sets(sets: list[str]) -> dict[str, str]:
     return out
 
 
+def _number_or_text(text: str) -> Any:
+    """``"60"`` -> 60, ``"0.5"`` -> 0.5, anything else as it is."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     spec = get_model(args.name)
     params: dict[str, Any] = parse_sets(args.sets)
+    # an option's type is the strategy's to decide (a model's own parameters are converted by the catalogue):
+    # numbers are handed over as numbers, so "strategy.ttl=0.5" is 0.5 whatever the default's type
+    params = {k: _number_or_text(v) if "." in k else v for k, v in params.items()}
     if args.duration is not None:
         if "duration" not in spec.param_types():
             raise UsageError(f"model {args.name!r} has no duration parameter")
         if args.duration <= 0:
             raise UsageError(f"--duration must be > 0, got {args.duration}")
         params["duration"] = args.duration
-    summary = run_model(args.name, params, args.seed)
+    # parsed before anything runs: a bad line is one error naming the part that is wrong
+    faults = [parse_fault(line) for line in args.faults]
+    summary = run_model(args.name, params, args.seed, faults=faults)
     if args.json:
         print(to_json(summary))
         return 0
@@ -56,7 +76,7 @@ def format_summary(s: dict[str, Any]) -> str:
     lines = [f"model {s.get('model')}  seed {s.get('seed')}  wall {s.get('wall_seconds', 0):.2f} s"
              + (f"  engine {s['engine']}" if "engine" in s else "")]
     head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
-            "stale_reads", "dirty_reads", "writes_lost"]
+            "stale_reads", "concurrent_reads", "dirty_reads", "writes_lost", "late_commits"]
     for k in head:
         if k in s and s[k] is not None:
             v = s[k]
@@ -67,9 +87,20 @@ def format_summary(s: dict[str, Any]) -> str:
         if isinstance(d, dict) and d:
             vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
             lines.append(f"  {section:<22} {vals}")
+    faults = s.get("faults")
+    if isinstance(faults, list):
+        lines.append(f"  {'faults':<22} {', '.join(_fault_text(f) for f in faults) or 'none'}")
     tiers = s.get("tiers")
     if isinstance(tiers, dict):
         for name, d in tiers.items():
             vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
             lines.append(f"  tier {name:<17} {vals}")
     return "\n".join(lines)
+
+
+def _fault_text(f: Any) -> str:
+    """A fault of the summary (a mapping of its fields) as the line that schedules it."""
+    try:
+        return str(Fault(**f)) if isinstance(f, dict) else str(f)
+    except (TypeError, UsageError):
+        return str(f)

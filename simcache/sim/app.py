@@ -37,7 +37,7 @@ from simcache.errors import UsageError
 from simcache.sim.component import Component
 from simcache.sim.dists import Dist
 from simcache.sim.oracle import Value
-from simcache.sim.rpc import ConnectionError
+from simcache.sim.rpc import ConnectionError, RemoteError
 from simcache.sim.world import World
 from simcache.store import Cache
 
@@ -141,10 +141,16 @@ class App(Component):
         self.active[proc] = None
         self.requests += 1
         served = ""
+        answer: Any = None
+        failure: RemoteError | None = None
         try:
-            answer, served = yield from self._run(op, key, value, proc)
+            try:
+                answer, served = yield from self._run(op, key, value, proc)
+            except RemoteError as err:
+                failure = err  # the app answers with the error; it travels back like any answer
         except simpy.Interrupt:
             self.world.served_by.pop(proc, None)
+            self.active.pop(proc, None)
             if not self.host_up:
                 raise MessageLost from None
             self.resets += 1
@@ -152,7 +158,11 @@ class App(Component):
             raise ConnectionError("Connection reset by peer") from None
         finally:
             self.active.pop(proc, None)
+            self.world.served_by.pop(proc, None)
+        # the answer has left the app: a crash from now on does not stop it
         yield from self._hop(self.node, src, getattr(answer, "size", 0))
+        if failure is not None:
+            raise failure
         return answer, served
 
     def _run(self, op: str, key: Any, value: Any, proc: simpy.Process) -> Generator[simpy.Event, Any, Any]:

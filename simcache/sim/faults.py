@@ -179,14 +179,19 @@ def _link_ends(world: World, target: str) -> tuple[str, str]:
 def check(world: World, fault: Fault) -> None:
     """Raise one clear line when ``fault``'s target does not exist in ``world``."""
     if fault.kind in ("crash", "crash-warm", "down", "pause"):
-        world.component(fault.target)
+        if fault.target not in world.components:
+            raise UsageError(f"fault {fault}: no component {fault.target!r}; components: "
+                             f"{', '.join(sorted(world.components))}")
     elif fault.kind == "partition":
         for g in fault.groups:
             for n in g:
                 if n not in world.network.nodes:
                     raise UsageError(f"fault {fault}: no node {n!r}; nodes: {', '.join(sorted(world.network.nodes))}")
     else:
-        _link_ends(world, fault.target)
+        try:
+            _link_ends(world, fault.target)
+        except UsageError as err:
+            raise UsageError(f"fault {fault}: {err}") from None
 
 
 def schedule(world: World, faults: Iterable[Fault | str | Mapping[str, Any]]) -> list[Fault]:

@@ -285,7 +285,7 @@ class Network:
             return False
         return True
 
-    def send(self, a: str, b: str, size: float, deliver: Callable[[Any], None], msg: Any) -> bool:
+    def send(self, a: str, b: str, size: float, deliver: Callable[[Any], Any], msg: Any) -> bool:
         """Send ``msg`` from ``a`` to ``b``: ``deliver(msg)`` is called when it arrives (if it does).
 
         Returns False when the message is lost at once (no route, a loss coin); a message cut in
@@ -298,7 +298,7 @@ class Network:
         return True
 
     def deliver_later(self, a: str, b: str, delay: float, epoch: int, route: list[Link] | None,
-                      deliver: Callable[[Any], None], msg: Any) -> None:
+                      deliver: Callable[[Any], Any], msg: Any) -> None:
         """Call ``deliver(msg)`` after ``delay`` unless the path a message sent at ``epoch`` over ``route``
         took is no longer up then."""
         ev = self.env.timeout(delay, _InFlight(self, a, b, deliver, msg, epoch, route))
@@ -310,7 +310,7 @@ class _InFlight:
 
     __slots__ = ("net", "a", "b", "deliver", "msg", "epoch", "route")
 
-    def __init__(self, net: Network, a: str, b: str, deliver: Callable[[Any], None], msg: Any, epoch: int,
+    def __init__(self, net: Network, a: str, b: str, deliver: Callable[[Any], Any], msg: Any, epoch: int,
                  route: list[Link] | None) -> None:
         self.net = net
         self.a = a

@@ -124,7 +124,8 @@ class BlockingConnectionPool(ConnectionPool):
         else:
             yield ev | self.env.timeout(self.timeout)
         if ev.triggered:
-            return ev.value
+            got: Connection = ev.value
+            return got
         self._waiters.remove(ev)
         self.exhausted += 1
         raise ConnectionError("No connection available.")

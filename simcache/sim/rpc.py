@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import simpy
 
@@ -271,12 +271,10 @@ def call(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0,
     net = world.network
     try:
         if cause.delay is None:
-            c.stage = LOST
-            yield _forever(env)
+            yield from _lost(c, env)
         yield env.timeout(cause.delay)
         if net.epoch != cause.epoch and not net.still_up(server.node, c.src, cause.epoch, cause.route):
-            c.stage = LOST
-            yield _forever(env)
+            yield from _lost(c, env)
     except simpy.Interrupt as j:
         c.carrier = None
         c.settled = True
@@ -287,9 +285,11 @@ def call(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0,
     raise ConnectionError("Connection reset by peer")
 
 
-def _forever(env: simpy.Environment) -> simpy.Event:
-    """An event nothing triggers: a carrier whose message was lost waits on it until its deadline."""
-    return env.event()
+def _lost(c: Call, env: simpy.Environment) -> Generator[simpy.Event, Any, NoReturn]:
+    """The call's message was lost: wait on an event nothing triggers, until the deadline interrupts."""
+    c.stage = LOST
+    yield env.event()
+    raise AssertionError("a lost call was resumed")  # pragma: no cover - only interrupts end the wait
 
 
 def _back(world: World, server: Server, c: Call, size: float = 0.0) -> Generator[simpy.Event, Any, None]:
@@ -298,14 +298,12 @@ def _back(world: World, server: Server, c: Call, size: float = 0.0) -> Generator
     env = world.env
     d = net.transit(server.node, c.src, size)
     if d is None:
-        c.stage = LOST
-        yield _forever(env)
+        yield from _lost(c, env)
     epoch = net.epoch
     route = net.route(server.node, c.src) if epoch != c.epoch else c.route
     yield env.timeout(d)
     if net.epoch != epoch and not net.still_up(server.node, c.src, epoch, route):
-        c.stage = LOST
-        yield _forever(env)
+        yield from _lost(c, env)
 
 
 def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any, Any]:
@@ -313,15 +311,13 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
     net = world.network
     d = net.transit(c.src, server.node, c.size)
     if d is None:
-        c.stage = LOST
-        yield _forever(env)
+        yield from _lost(c, env)
     c.epoch = net.epoch
     c.route = net.route(c.src, server.node)
     c.wake = env.now + d
     yield env.timeout(d)
     if net.epoch != c.epoch and not net.still_up(c.src, server.node, c.epoch, c.route):
-        c.stage = LOST
-        yield _forever(env)
+        yield from _lost(c, env)
     refusal = server.receive(c)
     if refusal is not None:
         c.stage = BACK
@@ -330,8 +326,7 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
         raise refusal
     if c.job is None:
         if not server.host_up or not server.up:
-            c.stage = LOST  # arrived at a host that is down: no answer ever
-            yield _forever(env)
+            yield from _lost(c, env)  # arrived at a host that is down: no answer ever
         c.stage = QUEUED
         c.started = env.event()
         yield c.started
@@ -344,8 +339,7 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
         if extra == 0.0:
             break
         if extra < 0.0:
-            c.stage = LOST  # the server crashed with its host: no reset comes
-            yield _forever(env)
+            yield from _lost(c, env)  # the server crashed with its host: no reset comes
         c.wake = env.now + extra
         yield env.timeout(extra)
     reply = job.reply
@@ -364,6 +358,13 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
     if isinstance(reply, BaseException):
         raise reply
     return reply
+
+
+def send(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0, batch: bool = False,
+         conn: Any = None) -> None:
+    """Send ``cmd`` and do not wait (a ``noreply`` command): it travels and runs by itself; nothing comes back."""
+    c = Call(cmd, src, None, size, batch, world.env.now, conn)
+    world.network.send(src, server.node, size, server.deliver, c)
 
 
 def _hand_over(world: World, server: Server, c: Call) -> None:

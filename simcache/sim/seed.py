@@ -48,9 +48,12 @@ class SeedCache:
         self.redis = redis
 
     def set(self, key: Any, value: Any, ttl: float | None = None, **kwargs: Any) -> Any:
-        """SET key value, with ``ttl`` meaning EX."""
+        """SET key value, with ``ttl`` seconds meaning EX (PX for a fraction of a second, as redis-py takes ints)."""
         if ttl is not None:
-            kwargs["ex"] = ttl
+            if float(ttl).is_integer():
+                kwargs["ex"] = int(ttl)
+            else:
+                kwargs["px"] = max(1, round(ttl * 1000))
         return self.redis.set(key, value, **kwargs)
 
     def get(self, key: Any) -> Any:

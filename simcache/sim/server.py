@@ -103,6 +103,17 @@ class _Job:
         self.end = end
 
 
+class _NoReply:
+    """The reply of a command that answers nothing (memcached's ``noreply``)."""
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+#: return it from a handler (or as every reply of a batch) to send nothing back
+NO_REPLY = _NoReply()
+
+
 def size_of(value: Any) -> int:
     """Bytes a value takes on the wire: ``len`` of bytes/str, ``.size`` of a :class:`Value`, else 0."""
     if isinstance(value, bytes | str):
@@ -210,12 +221,17 @@ class Server(Component):
         except TypeError as err:
             if "positional argument" in str(err) or "required" in str(err):
                 self.errors += 1
-                return ResponseError(f"ERR wrong number of arguments for '{str(name).lower()}' command")
+                return ResponseError(self.wrong_arity(cmd))
             raise
 
     def unknown_command(self, cmd: tuple[Any, ...]) -> str:
         """The error text for a command the table does not have."""
         return f"ERR unknown command '{cmd[0]}'"
+
+    def wrong_arity(self, cmd: tuple[Any, ...]) -> str:
+        """The error text for a command called with the wrong number of arguments."""
+        name = cmd[0].decode(errors="replace") if isinstance(cmd[0], bytes) else str(cmd[0])
+        return f"ERR wrong number of arguments for '{name.lower()}' command"
 
     def service_time(self, call: Call) -> float:
         """Service time of the call just executed (one draw per command of a batch)."""
@@ -253,10 +269,14 @@ class Server(Component):
             self.queue.append(call)
         return None
 
+    def deliver(self, call: Call) -> None:
+        """Network delivery of a call nobody carries (a refusal, if any, is sent back by :meth:`receive`)."""
+        self.receive(call)
+
     def arrive_later(self, call: Call, delay: float) -> None:
         """A call whose carrier stopped waiting mid-flight: it still arrives ``delay`` from now (if its path holds)."""
         net = self.world.network
-        net.deliver_later(call.src, self.node, delay, call.epoch, call.route, self.receive, call)
+        net.deliver_later(call.src, self.node, delay, call.epoch, call.route, self.deliver, call)
 
     def _send(self, call: Call, value: Any) -> None:
         # sent even when the caller has stopped waiting: the reply still crosses the network (and draws its delay)
@@ -290,11 +310,11 @@ class Server(Component):
         t.callbacks.append(self._finish)
 
     def _finish(self, ev: simpy.Event) -> None:
-        job: _Job = ev.value
+        job = ev.value
         extra = self.complete(job)
         if extra > 0.0:
             self.finish_later(job, extra)
-        elif extra == 0.0 and not isinstance(job.reply, Deferred):
+        elif extra == 0.0 and not isinstance(job.reply, Deferred) and job.reply is not NO_REPLY:
             self._send(job.call, job.reply)
 
     def complete(self, job: _Job) -> float:
@@ -313,8 +333,8 @@ class Server(Component):
         return 0.0
 
     def deferred(self, job: _Job) -> bool:
-        """Whether ``job``'s reply comes later (a blocked command)."""
-        return isinstance(job.reply, Deferred)
+        """Whether ``job``'s reply comes later (a blocked command), or never (:data:`NO_REPLY`)."""
+        return isinstance(job.reply, Deferred) or job.reply is NO_REPLY
 
     def _next(self, _ev: Any = None) -> None:
         q = self.queue
@@ -336,7 +356,7 @@ class Server(Component):
         assert me is not None
         while True:
             call: Call = yield self._store.get()
-            slot = [call]
+            slot: list[Any] = [call]
             self._holding[me] = slot
             try:
                 while env.now < self.paused_until:
@@ -368,7 +388,7 @@ class Server(Component):
                 self.busy -= 1
                 del self._holding[me]
                 self._account(call, reply, start)
-                if not isinstance(reply, Deferred):
+                if not isinstance(reply, Deferred) and reply is not NO_REPLY:
                     self._send(call, reply)
             except simpy.Interrupt:
                 self._holding.pop(me, None)

@@ -80,39 +80,69 @@ def strategy_class(spec: str | type) -> type:
 
 def strategy_options(cls: type) -> dict[str, Any]:
     """The options of a strategy class: annotated class attributes -> their defaults."""
-    out: dict[str, Any] = {}
+    return {name: getattr(cls, name) for name in _option_types(cls)}
+
+
+def _option_types(cls: type) -> dict[str, type]:
+    out: dict[str, type] = {}
     for klass in reversed(cls.__mro__):
-        hints = typing.get_type_hints(klass) if klass is not object else {}
-        for name in getattr(klass, "__annotations__", {}):
+        if klass is object:
+            continue
+        hints = typing.get_type_hints(klass)
+        for name in vars(klass).get("__annotations__", {}):
             if not name.startswith("_") and hasattr(cls, name) and name in hints:
-                out[name] = getattr(cls, name)
+                out[name] = hints[name]
     return out
 
 
 def make_strategy(spec: str | type, cache: SeedCache, database: Any, **options: Any) -> Any:
     """Build a strategy and apply its options (unknown names and bad values raise one clear line)."""
     cls = strategy_class(spec)
-    valid = strategy_options(cls)
+    types = _option_types(cls)
     name = spec if isinstance(spec, str) else cls.__name__
     for k in options:
-        if k not in valid:
-            raise UsageError(f"strategy {name!r} has no option {k!r}; options: {', '.join(sorted(valid)) or 'none'}")
+        if k not in types:
+            raise UsageError(f"strategy {name!r} has no option {k!r}; options: {', '.join(sorted(types)) or 'none'}")
     obj = cls(cache, database)
     for k, v in options.items():
-        default = valid[k]
+        typ = types[k]
         try:
-            if isinstance(default, bool):
-                v = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int | float) and not isinstance(v, int | float):
-                v = type(default)(float(v)) if isinstance(default, float) else int(v)
+            v = _convert(typ, v)
         except (TypeError, ValueError):
-            raise UsageError(f"strategy {name!r} option {k!r}: expected a {type(default).__name__}, "
+            raise UsageError(f"strategy {name!r} option {k!r}: expected {getattr(typ, '__name__', typ)}, "
                              f"got {v!r}") from None
         check = getattr(obj, "check_option", None)
         if check is not None:
             check(k, v)
         setattr(obj, k, v)
     return obj
+
+
+def _convert(typ: Any, v: Any) -> Any:
+    """An option value as its annotated type (command-line strings converted; ints accepted for floats)."""
+    if typ is bool:
+        if isinstance(v, bool):
+            return v
+        low = str(v).lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(v)
+    if typ is float:
+        if isinstance(v, bool):
+            raise TypeError(v)
+        f = float(v)
+        if f != f or f in (float("inf"), float("-inf")):
+            raise ValueError(v)
+        return f
+    if typ is int:
+        if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+            raise TypeError(v)
+        return int(float(v)) if isinstance(v, str) and float(v).is_integer() else int(v)
+    if typ is str:
+        return str(v)
+    return v
 
 
 class WriteThroughDBFirst:

@@ -26,9 +26,11 @@ The tiers:
   command table is ``GET`` (a lookup, one ``service`` draw), ``SET`` (a fill)
   and ``DEL`` (a purge) over a :class:`~simcache.store.Cache`, served FIFO by
   ``workers`` workers.  Fills and purges ride along with a passing response:
-  they queue for a worker like any command but cost no service time.  A CDN
-  is built with ``invalidate=False`` (the origin cannot reach it); a load
-  balancer may purge on writes.
+  the event loop that passes the answer on stores or drops the key, without a
+  worker and without service time (``SET`` and ``DEL`` do the same for
+  callers from outside, e.g. a purge request).  A CDN is built with
+  ``invalidate=False`` (the origin cannot reach it); a load balancer may
+  purge on writes.
 * the app tier is an :class:`~simcache.sim.app.App` (its near cache, then its
   strategy over Redis and the database).
 
@@ -273,7 +275,7 @@ class ProxyCache(Server):
         return int(self.cache.delete(key))
 
     def service_time(self, call: Call) -> float:
-        # a lookup costs a service draw; a fill or a purge rides along with the response it belongs to
+        # a lookup costs a service draw; storing or dropping a key costs nothing next to it
         cmd = call.cmd
         return self._svc() if cmd[0] == "GET" else 0.0
 
@@ -321,50 +323,56 @@ class ProxyCache(Server):
         return answer, served
 
     def _run(self, op: str, key: Any, value: Any, epoch: int) -> Gen:
-        cached = self.cache is not None
+        cache = self.cache
         if op == "read":
             self.reads += 1
-            if cached:
-                hit = yield from self._local(("GET", key), epoch)
+            if cache is not None:
+                hit = yield from self._lookup(key, epoch)
                 if hit is not None:
                     return hit, self.name
-            else:
-                yield from pause_gate(self)
-            answer, served = yield from self.forward(op, key, value)
-            if cached and isinstance(answer, Value):
-                yield from self._local(("SET", key, answer), epoch)
-            else:
-                yield from pause_gate(self)
+            answer, served = yield from self._passing(op, key, value, epoch)
+            if cache is not None and isinstance(answer, Value):
+                cache.set(key, answer, ttl=self.ttl)
             return answer, served
         if op == "write":
             self.writes += 1
-            yield from pause_gate(self)
-            answer, _ = yield from self.forward(op, key, value)
-            if cached and self.invalidate:
-                # after the commit: a purge before it could be refilled with the old value at once
-                if (yield from self._local(("DEL", key), epoch)):
-                    self.purges += 1
-            else:
-                yield from pause_gate(self)
+            answer, _ = yield from self._passing(op, key, value, epoch)
+            # after the commit: a purge before it could be refilled with the old value at once
+            if cache is not None and self.invalidate and cache.delete(key):
+                self.purges += 1
             return answer, ""
         raise UsageError(f"{self.name}: unknown operation {op!r} (expected read or write)")
 
-    def _local(self, cmd: tuple[Any, ...], epoch: int) -> Gen:
-        """Run one of this proxy's own commands (queued FIFO for a worker, with its service time)."""
+    def _lookup(self, key: Any, epoch: int) -> Gen:
+        """A GET through the command table: queued FIFO for a worker, with its service time."""
         proc = self.env.active_process
         assert proc is not None
         self._calling.add(proc)
         try:
-            reply = yield from call(self.world, self.node, self, cmd)
+            reply = yield from call(self.world, self.node, self, ("GET", key))
         finally:
             self._calling.discard(proc)
+        self._alive(epoch)
+        return reply
+
+    def _passing(self, op: str, key: Any, value: Any, epoch: int) -> Gen:
+        """Forward the request below, then hold its answer through a pause (the proxy must be working to pass
+        it on); the fill or purge that follows is done by the event loop that passes it, without a worker."""
+        if self.env.now < self.paused_until:
+            yield from pause_gate(self)
+        answer = yield from self.forward(op, key, value)
+        if self.env.now < self.paused_until:
+            yield from pause_gate(self)
+        self._alive(epoch)
+        return answer
+
+    def _alive(self, epoch: int) -> None:
+        """Raise when the proxy crashed since ``epoch`` (a request caught at the very instant of a crash)."""
         if self.epoch != epoch:
-            # the proxy crashed while the reply was on its way to the worker that asked: that worker is gone
             if not self.host_up:
                 raise MessageLost
             self.resets += 1
             raise ConnectionError("Connection reset by peer")
-        return reply
 
     def forward(self, op: str, key: Any, value: Any) -> Gen:
         """Pass the request to the tier below and wait for its answer.

@@ -31,7 +31,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     }
     t0 = time.perf_counter()
     try:
-        metrics = execute(task["target"], task.get("model_file"), task["params"], task["seed"])
+        metrics = execute(task["target"], task.get("model_file"), task["params"], task["seed"],
+                          task.get("faults") or ())
         record.update(status="ok", metrics=metrics, error=None)
     except Exception as err:  # a model bug must not end the sweep: record it and go on
         record.update(status="error", metrics={}, error=f"{type(err).__name__}: {err}",

@@ -71,10 +71,15 @@ def _params(rec: Mapping[str, Any], axes: list[str]) -> str:
 def tasks_for(spec: SweepSpec, model_file: str | None = None) -> list[dict[str, Any]]:
     """Every run of the sweep as a plain-data task, in (point, replication) order."""
     tasks = []
+    faults = [f.as_dict() for f in spec.faults]  # plain data: tasks travel to pool and Dask workers
     for i, point in enumerate(spec.points()):
         for r in range(spec.replications):
-            tasks.append({"target": spec.target, "model_file": model_file, "params": point, "point": i,
-                          "replication": r, "seed": run_seed(spec.seed, i, r, common=spec.common_random_numbers)})
+            task: dict[str, Any] = {
+                "target": spec.target, "model_file": model_file, "params": point, "point": i, "replication": r,
+                "seed": run_seed(spec.seed, i, r, common=spec.common_random_numbers)}
+            if faults:
+                task["faults"] = faults
+            tasks.append(task)
     return tasks
 
 

@@ -18,11 +18,22 @@ A sweep is data.  In a TOML file under ``experiments/``::
     size = [100, 1000]
     warmup = [0.0, 0.1]
 
+    [[faults]]                     # applied to every run (models that take a fault schedule)
+    kind = "crash"                 # the fields of a --fault line KIND:TARGET[=VALUE]@AT[+DURATION]
+    target = "redis"
+    at = 10.0
+    duration = 5.0
+
     [[figures]]
     kind = "line"                  # line | bars | mrc
     x = "arrival_rate"
     y = "mean_response"
     hue = "service_rate"
+
+Option groups of a model (``strategy.ttl``) are parameters with a dotted
+name, in ``base``, ``grid`` or ``zip`` alike: ``"strategy.ttl" = [60, 300]``
+(or, unquoted, ``strategy.ttl = [60, 300]``, which TOML reads as a nested
+table and the sweep flattens back).
 
 The same object is built in Python with :meth:`SweepSpec.from_dict` or
 :func:`sweep`.  Structural checks happen in ``__post_init__``; checks against
@@ -47,7 +58,7 @@ from simcache.errors import UsageError
 #: keys allowed at the top level of a sweep file
 TOP_KEYS = (
     "name", "description", "target", "replications", "seed", "common_random_numbers",
-    "base", "grid", "zip", "metrics", "figures", "quick",
+    "base", "grid", "zip", "faults", "metrics", "figures", "quick",
 )
 #: figure kinds a sweep can name (drawn from the aggregated table)
 FIGURE_KINDS = ("line", "bars", "mrc")
@@ -57,6 +68,52 @@ RANGE_KEYS = ("start", "stop", "step", "num", "log")
 
 def _where(source: str) -> str:
     return source or "<sweep>"
+
+
+def _flatten_options(where: str, table: str, data: Mapping[str, Any], axes: bool) -> dict[str, Any]:
+    """Turn nested tables (``strategy.ttl = 60`` read by TOML as ``{"strategy": {"ttl": 60}}``) into dotted keys.
+
+    In an axis table (``axes``) a nested table made only of range keys stays a range.
+    """
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, Mapping) and not (axes and v and set(v) <= set(RANGE_KEYS)):
+            if not v:
+                raise UsageError(f"{where}: {table}.{k}: an empty table")
+            for sub, x in _flatten_options(where, f"{table}.{k}", v, axes).items():
+                out[f"{k}.{sub}"] = x
+        else:
+            out[k] = v
+    return out
+
+
+def _faults(where: str, raw: Any) -> tuple[Any, ...]:
+    """The ``[[faults]]`` tables (or fault lines) of a sweep, each checked on its own."""
+    from simcache.sim.faults import fault_from_mapping, parse_fault
+
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list | tuple):
+        raise UsageError(f"{where}: faults: expected [[faults]] tables (kind, target, at, duration, value) "
+                         f"or a list of fault lines such as 'crash:redis@10+5'")
+    out = []
+    for i, f in enumerate(raw):
+        if isinstance(f, str):
+            try:
+                out.append(parse_fault(f))
+            except UsageError as err:
+                raise UsageError(f"{where}: faults[{i}]: {err}") from None
+        elif isinstance(f, Mapping):
+            try:
+                out.append(fault_from_mapping(f, f"{where}: faults[{i}]"))
+            except UsageError as err:
+                msg = str(err)
+                raise UsageError(msg if msg.startswith(f"{where}: faults[{i}]") else
+                                 f"{where}: faults[{i}]: {msg}") from None
+        else:
+            raise UsageError(f"{where}: faults[{i}]: expected a table (kind, target, at, duration, value) or a "
+                             f"fault line, got {f!r}")
+    return tuple(out)
 
 
 def _scalar_ok(value: Any) -> bool:
@@ -204,6 +261,7 @@ class SweepSpec:
         common_random_numbers: when True, replication ``r`` uses the same seed at every point
             (a fair comparison of policies on the same synthetic trace); otherwise every
             point × replication has its own seed.
+        faults: the fault schedule applied to every run (:class:`simcache.sim.faults.Fault`).
         metrics: the metrics to aggregate (empty: every numeric one).
         figures: figures drawn after the sweep.
         name: the sweep's name (default output folder ``results/NAME``).
@@ -219,6 +277,7 @@ class SweepSpec:
     replications: int = 1
     seed: int = 0
     common_random_numbers: bool = False
+    faults: tuple[Any, ...] = ()
     metrics: tuple[str, ...] = ()
     figures: tuple[FigureSpec, ...] = ()
     name: str = "sweep"
@@ -236,6 +295,11 @@ class SweepSpec:
             raise UsageError(f"{where}: seed: expected an integer >= 0, got {self.seed!r}")
         if not isinstance(self.name, str) or not self.name or "/" in self.name or self.name.startswith("."):
             raise UsageError(f"{where}: name: expected a plain name (no '/'), got {self.name!r}")
+        from simcache.sim.faults import Fault
+
+        for i, f in enumerate(self.faults):
+            if not isinstance(f, Fault):
+                raise UsageError(f"{where}: faults[{i}]: expected a Fault, got {f!r}")
         for k, v in self.base.items():
             if not _scalar_ok(v):
                 raise UsageError(f"{where}: base.{k}: expected a number, string, boolean or list of them, got {v!r}")
@@ -270,14 +334,18 @@ class SweepSpec:
         for key in ("base", "grid"):
             if not isinstance(data.get(key, {}), Mapping):
                 raise UsageError(f"{where}: {key}: expected a table of parameter = value(s)")
-        grid = tuple((k, expand_axis(source, f"grid.{k}", v)) for k, v in dict(data.get("grid", {})).items())
+        base = _flatten_options(where, "base", data.get("base", {}), axes=False)
+        raw_grid = _flatten_options(where, "grid", data.get("grid", {}), axes=True)
+        grid = tuple((k, expand_axis(source, f"grid.{k}", v)) for k, v in raw_grid.items())
         raw_zips = data.get("zip", [])
         if isinstance(raw_zips, Mapping):
             raw_zips = [raw_zips]
         if not isinstance(raw_zips, list) or not all(isinstance(z, Mapping) for z in raw_zips):
             raise UsageError(f"{where}: zip: expected [[zip]] tables of equal-length lists")
         zips = tuple(
-            tuple((k, expand_axis(source, f"zip[{i}].{k}", v)) for k, v in z.items()) for i, z in enumerate(raw_zips)
+            tuple((k, expand_axis(source, f"zip[{i}].{k}", v))
+                  for k, v in _flatten_options(where, f"zip[{i}]", z, axes=True).items())
+            for i, z in enumerate(raw_zips)
         )
         raw_figs = data.get("figures", [])
         if not isinstance(raw_figs, list) or not all(isinstance(f, Mapping) for f in raw_figs):
@@ -295,14 +363,20 @@ class SweepSpec:
         quick = data.get("quick", {})
         if not isinstance(quick, Mapping):
             raise UsageError(f"{where}: quick: expected a table of overrides (replications, parameter = value)")
+        quick_faults = quick.get("faults")
+        quick = _flatten_options(where, "quick", {k: v for k, v in quick.items() if k != "faults"}, axes=True)
+        if quick_faults is not None:
+            _faults(f"{where}: quick", quick_faults)  # checked now, applied by quick_variant
+            quick["faults"] = quick_faults
         return cls(
             target=data["target"],
-            base=dict(data.get("base", {})),
+            base=base,
             grid=grid,
             zips=zips,
             replications=data.get("replications", 1),
             seed=data.get("seed", 0),
             common_random_numbers=crn,
+            faults=_faults(where, data.get("faults", [])),
             metrics=tuple(metrics),
             figures=figures,
             name=name,
@@ -319,6 +393,7 @@ class SweepSpec:
             "common_random_numbers": self.common_random_numbers, "base": dict(self.base),
             "grid": {k: list(v) for k, v in self.grid},
             "zip": [{k: list(v) for k, v in group} for group in self.zips],
+            "faults": [f.as_dict() for f in self.faults],
             "metrics": list(self.metrics),
             "quick": dict(self.quick),
             "figures": [
@@ -329,8 +404,8 @@ class SweepSpec:
     def quick_variant(self) -> SweepSpec:
         """The sweep with its ``[quick]`` overrides applied, named ``NAME-quick`` (itself when it has none).
 
-        ``replications`` replaces the count; a parameter set in ``base`` takes the new value; a list for a
-        grid axis replaces that axis' values.
+        ``replications`` replaces the count; ``faults`` replaces the fault schedule; a parameter set in
+        ``base`` takes the new value; a list for a grid axis replaces that axis' values.
         """
         if not self.quick:
             return self
@@ -343,6 +418,8 @@ class SweepSpec:
         for key, value in self.quick.items():
             if key == "replications":
                 data["replications"] = value
+            elif key == "faults":
+                data["faults"] = value
             elif key in grid_axes:
                 data["grid"][key] = value
             elif key in zip_axes:
@@ -382,10 +459,12 @@ class SweepSpec:
 
     def fingerprint(self) -> str:
         """A hash of everything that decides which runs exist and what they compute."""
-        body = {
+        body: dict[str, Any] = {
             "target": self.target, "points": self.points(), "replications": self.replications,
             "seed": self.seed, "crn": self.common_random_numbers,
         }
+        if self.faults:  # only when there are some: folders of sweeps without faults keep their fingerprint
+            body["faults"] = [f.as_dict() for f in self.faults]
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def validate(self) -> None:
@@ -401,6 +480,8 @@ class SweepSpec:
             target.check_value(f"{where}: {loc}", key, values)
         for i, point in enumerate(self.points()):
             target.check_point(f"{where}: point {i} ({_short(point, self.axes)})", point)
+        if self.faults:
+            target.check_faults(f"{where}: faults", self.faults, self.points())
         for i, fig in enumerate(self.figures):
             if fig.x not in self.axes:
                 raise UsageError(
@@ -451,7 +532,8 @@ def sweep(
         replications: runs per point.
         seed: the root seed.
         name: the sweep's name.
-        options: ``common_random_numbers``, ``metrics``, ``figures``, ``description``.
+        options: ``common_random_numbers``, ``faults`` (tables or fault lines), ``metrics``, ``figures``,
+            ``description``.
     """
     data: dict[str, Any] = {
         "target": target, "base": dict(base or {}), "grid": dict(grid or {}), "zip": list(zip),

@@ -1,7 +1,10 @@
 """What a sweep runs: a model from the catalogue, or a trace replay.
 
 Both kinds validate parameter names and values before anything runs and
-execute one run as ``execute(params, seed) -> flat dict``.  Execution lives in
+execute one run as ``execute(params, seed) -> flat dict``.  A model's option
+groups (``strategy.ttl``) are parameters with a dotted name, checked against
+the options of the strategy each point runs; a sweep's fault schedule is
+checked against the components of the model's system before anything runs.  Execution lives in
 top-level functions that take only plain data (the model's file path travels
 with each task), so a process pool or a remote Dask worker can run them
 without the parent's state.
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +87,14 @@ class ModelTarget:
         from simcache.catalog import convert_value
 
         types_ = self.spec.param_types()
+        group, dot, _ = key.partition(".")
+        if dot:
+            # the option's name and type depend on the point (its strategy): check_point checks them
+            if group not in self.spec.options:
+                have = ", ".join(f"{g}.NAME" for g in self.spec.options) or "none"
+                raise UsageError(f"{where}: model {self.name!r} has no option group {group!r} (in {key!r}); "
+                                 f"option groups: {have}")
+            return
         if key not in types_:
             raise UsageError(
                 f"{where}: unknown parameter {key!r} of model {self.name!r}; valid parameters: {', '.join(sorted(types_))}"
@@ -96,9 +108,40 @@ class ModelTarget:
 
     def check_point(self, where: str, point: Mapping[str, Any]) -> None:
         try:
-            self.spec.make_params(point)
+            plain, options = self.spec.split(point)
+            params = self.spec.make_params(plain)
+            for group, values in options.items():
+                check_options(self.name, group, params, values)
         except UsageError as err:
             raise UsageError(f"{where}: {err}") from None
+
+    def check_faults(self, where: str, faults: Sequence[Any], points: Sequence[Mapping[str, Any]]) -> None:
+        """The model takes faults, each starts before the run ends, and each target exists in its system."""
+        from simcache.sim import faults as faults_mod
+
+        if not self.spec.faults:
+            raise UsageError(f"{where}: model {self.name!r} takes no fault schedule")
+        for point in points:
+            params = self.spec.make_params(self.spec.split(point)[0])
+            duration = getattr(params, "duration", None)
+            for i, f in enumerate(faults):
+                if duration is not None and f.at >= duration:
+                    raise UsageError(f"{where}[{i}] ({f}): starts at {f.at:g} s, not before the end of the run "
+                                     f"(duration {duration:g} s)")
+        # the targets: build the first point's system (building runs nothing) and look each one up
+        build = getattr(sys.modules.get(self.spec.source), "build", None)
+        if build is None or not points:
+            return
+        params = self.spec.make_params(self.spec.split(points[0])[0])
+        system = build(params, 0)
+        world = getattr(system, "world", None)
+        if world is None:
+            return
+        for i, f in enumerate(faults):
+            try:
+                faults_mod.check(world, f)
+            except UsageError as err:
+                raise UsageError(f"{where}[{i}] ({f}): {err}") from None
 
 
 class ReplayTarget:
@@ -158,6 +201,9 @@ class ReplayTarget:
             if key == "trace" and v is not None and not Path(v).is_file():
                 raise UsageError(f"{where}{suffix}: trace file {v!r} not found")
 
+    def check_faults(self, where: str, faults: Sequence[Any], points: Sequence[Mapping[str, Any]]) -> None:
+        raise UsageError(f"{where}: a trace replay takes no fault schedule; faults apply to system models")
+
     def check_point(self, where: str, point: Mapping[str, Any]) -> None:
         p = replay_params(point)
         if p["trace"] is None:
@@ -179,6 +225,53 @@ def replay_params(point: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in point.items():
         out[k] = convert_value(REPLAY, k, REPLAY_PARAMS[k].type, v)
     return out
+
+
+def check_options(model: str, group: str, params: Any, values: Mapping[str, Any]) -> None:
+    """Check a point's options of one group (``strategy``: the options of the point's strategy class).
+
+    Names must be options of the strategy the point runs, and values must convert to the option's type
+    (and pass the strategy's own ``check_option``), as :func:`simcache.sim.strategies.make_strategy` will
+    require when the run starts.
+    """
+    if group != "strategy":
+        return  # only strategies declare their options; the model checks other groups when it runs
+    from simcache.sim.strategies import strategy_class, strategy_options
+
+    spec = getattr(params, "strategy", None)
+    if spec is None:
+        raise UsageError(f"model {model!r} has a strategy option group but no strategy parameter")
+    cls = strategy_class(spec)
+    valid = strategy_options(cls)
+    name = spec if isinstance(spec, str) else cls.__name__
+    for k, v in values.items():
+        if k not in valid:
+            raise UsageError(f"strategy {name!r} has no option {k!r}; options: {', '.join(sorted(valid)) or 'none'}")
+        default = valid[k]
+        kind = typing.get_type_hints(cls).get(k, type(default))
+        if kind is bool or isinstance(default, bool):
+            ok = isinstance(v, bool) or str(v).lower() in ("0", "1", "true", "false", "yes", "no", "on", "off")
+            what = "boolean"
+        elif kind in (int, float):
+            what = "number" if kind is float else "integer"
+            if isinstance(v, bool):
+                ok = False
+            elif isinstance(v, int | float):
+                ok = kind is float or float(v).is_integer()
+            else:
+                try:
+                    v = float(v) if kind is float else int(v)
+                    ok = True
+                except (TypeError, ValueError):
+                    ok = False
+        else:
+            ok, what = True, ""
+        if not ok:
+            raise UsageError(f"strategy {name!r} option {k!r}: expected a {what}, got {values[k]!r}")
+        check = getattr(cls, "check_option", None)
+        if check is not None:
+            # check_option validates a value without touching the strategy's state: an unbuilt instance will do
+            check(object.__new__(cls), k, v)
 
 
 def resolve_target(name: str, where: str = "<sweep>") -> ModelTarget | ReplayTarget:
@@ -209,14 +302,22 @@ def _ensure_model(name: str, model_file: str | None) -> None:
     spec.loader.exec_module(module)
 
 
-def execute(target: str, model_file: str | None, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """Run one point of ``target`` with ``seed`` and return its flat summary."""
+def execute(target: str, model_file: str | None, params: Mapping[str, Any], seed: int,
+            faults: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Run one point of ``target`` with ``seed`` (and the sweep's fault schedule) and return its flat summary."""
     if target == REPLAY:
         return flatten(_execute_replay(params, seed))
     from simcache.catalog import run_model
 
     _ensure_model(target, model_file)
-    return flatten(run_model(target, params, seed))
+    summary = dict(run_model(target, params, seed, faults=list(faults)))
+    applied = summary.get("faults")
+    if isinstance(applied, list):
+        # one text column, the same lines as --fault, rather than a list the table cannot hold
+        from simcache.sim.faults import faults_of
+
+        summary["faults"] = ", ".join(str(f) for f in faults_of(applied))
+    return flatten(summary)
 
 
 def _execute_replay(point: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def _rec(point: int, rep: int, status: str = "ok", **metrics: object) -> dict:
 def test_runs_table_is_tidy_sorted_and_drops_timings_and_echoes() -> None:
     recs = [
         _rec(1, 0, miss=0.5, seconds=9.9, wall_seconds=1.0, policy="lru", size=2),
-        _rec(0, 1, miss=0.7, **{"tier.l1": 3}),
+        _rec(0, 1, "ok", miss=0.7, **{"tier.l1": 3}),
         _rec(0, 0, miss=0.8, size=7),  # a summary disagreeing with its input is kept apart, not dropped
     ]
     df = runs_table(recs, ["policy", "size"])

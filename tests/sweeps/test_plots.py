@@ -20,7 +20,7 @@ from .conftest import TOY_SWEEP, write_sweep  # noqa: E402
 
 
 def _summary() -> pd.DataFrame:
-    rows = []
+    rows: list[dict[str, object]] = []
     for policy, base in (("lru", 0.5), ("fifo", 0.6)):
         for i, size in enumerate((10, 100, 1000)):
             mean = base - 0.1 * i

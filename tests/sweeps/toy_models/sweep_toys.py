@@ -41,3 +41,22 @@ def run(p: ToyParams, seed: int) -> dict[str, Any]:
         time.sleep(p.sleep)
     return {"mean": float(x.mean()), "first": float(x[0]), "offset": p.mu + {"a": 0, "b": 1, "c": 2}[p.variant],
             "detail": {"max": float(x.max()), "count": int(p.n)}, "spin_acc": acc}
+
+
+@dataclass(frozen=True)
+class ToyFaultParams:
+    duration: float = 10.0
+    strategy: str = "cache-aside"
+    scale: float = 1.0
+
+
+@model("sweep-toy-faults", "echoes its strategy options and fault schedule (sweep tests)", ToyFaultParams,
+       options=("strategy",))
+def run_faults(p: ToyFaultParams, seed: int, options: dict[str, dict[str, Any]] | None = None,
+               faults: list[Any] | None = None) -> dict[str, Any]:
+    from simcache.sim.faults import faults_of
+
+    opts = (options or {}).get("strategy", {})
+    fs = faults_of(faults or [])
+    return {"ttl_seen": float(opts.get("ttl", -1)) * p.scale, "n_faults": len(fs),
+            "first_at": fs[0].at if fs else -1.0, "faults": [f.as_dict() for f in fs]}

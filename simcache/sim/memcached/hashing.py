@@ -1,0 +1,304 @@
+"""Key routing for the hash client: one small interface and three hashers (modulo, ketama, rendezvous).
+
+A hasher maps a key to the *name* of a node, exactly as pymemcache's
+``HashClient`` uses its ``hasher`` (``pymemcache/client/hash.py``): it is a
+class with ``add_node(node)``, ``remove_node(node)`` and ``get_node(key)``
+(None when it has no node).  Nodes are names (strings); the client maps a
+name to its server.
+
+* :class:`ModuloHash` — ``hash(key) % n`` over the node list (twemproxy
+  ``src/hashkit/nc_modula.c``: a weight repeats a node in the list).  Adding
+  one node to ``n`` remaps about ``n / (n + 1)`` of the keys.
+* :class:`KetamaHash` — libketama-compatible consistent hashing as twemproxy
+  builds it (``src/hashkit/nc_ketama.c``): each server gets
+  ``floorf(pct * 160 / 4 * n) * 4`` points (``pct`` its share of the total
+  weight, in float32 as the C code computes it), named ``"NAME-i"``; every
+  MD5 digest of a point name gives four 32-bit little-endian points; a key
+  (MD5, first four bytes little-endian: ``hash_md5`` in ``nc_md5.c``) goes to
+  the first point at or after its hash, wrapping round.  Adding one of ``n +
+  1`` servers moves about ``1 / (n + 1)`` of the keys, all to the new server.
+* :class:`RendezvousHash` — highest random weight with ``murmur3_32`` over
+  ``f"{node}-{key}"``, line for line pymemcache's
+  ``pymemcache/client/rendezvous.py`` and ``client/murmur3.py`` (it gives the
+  same node for every key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from simcache.errors import UsageError
+
+#: a key as the client takes it
+Key = str | bytes
+
+
+@runtime_checkable
+class Hasher(Protocol):
+    """What the hash client needs from a hasher (pymemcache's ``hasher`` contract)."""
+
+    def add_node(self, node: str) -> None:
+        """Put ``node`` in rotation (no-op when it already is)."""
+
+    def remove_node(self, node: str) -> None:
+        """Take ``node`` out of rotation (ValueError when it is not in it)."""
+
+    def get_node(self, key: Any) -> str | None:
+        """The node ``key`` belongs to, or None when there is no node."""
+
+
+def key_bytes(key: Any) -> bytes:
+    """The bytes a key hashes as (a str is UTF-8 encoded)."""
+    if isinstance(key, bytes):
+        return key
+    return str(key).encode()
+
+
+def hash_md5(data: bytes) -> int:
+    """The first four bytes of MD5, little-endian (twemproxy ``hash_md5``; libketama's key hash)."""
+    return int.from_bytes(hashlib.md5(data).digest()[:4], "little")
+
+
+def murmur3_32(data: str, seed: int = 0) -> int:
+    """MurmurHash3 (x86, 32-bit) of a str, one byte per character, as pymemcache's ``murmur3_32``.
+
+    pymemcache feeds ``ord(c) & 0xFF`` per character (so an ASCII string hashes
+    as its bytes); the arithmetic here is masked to 32 bits, which gives the
+    same result as its unmasked big-int version.
+    """
+    m = 0xFFFFFFFF
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+    b = [ord(ch) & 0xFF for ch in data]
+    length = len(b)
+    h1 = seed & m
+    rounded = length & ~3
+    for i in range(0, rounded, 4):
+        k1 = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
+        k1 = (k1 * c1) & m
+        k1 = ((k1 << 15) | (k1 >> 17)) & m
+        k1 = (k1 * c2) & m
+        h1 ^= k1
+        h1 = ((h1 << 13) | (h1 >> 19)) & m
+        h1 = (h1 * 5 + 0xE6546B64) & m
+    k1 = 0
+    tail = length & 3
+    if tail == 3:
+        k1 = b[rounded + 2] << 16
+    if tail >= 2:
+        k1 |= b[rounded + 1] << 8
+    if tail >= 1:
+        k1 |= b[rounded]
+        k1 = (k1 * c1) & m
+        k1 = ((k1 << 15) | (k1 >> 17)) & m
+        k1 = (k1 * c2) & m
+        h1 ^= k1
+    h1 ^= length
+    h1 ^= h1 >> 16
+    h1 = (h1 * 0x85EBCA6B) & m
+    h1 ^= h1 >> 13
+    h1 = (h1 * 0xC2B2AE35) & m
+    h1 ^= h1 >> 16
+    return h1
+
+
+def _check_weight(node: str, weight: int) -> int:
+    if int(weight) != weight or weight < 1:
+        raise UsageError(f"node {node!r}: weight must be an integer >= 1, got {weight!r}")
+    return int(weight)
+
+
+class ModuloHash:
+    """``hash(key) % n`` over the nodes in the order they were added (twemproxy ``nc_modula.c``).
+
+    Args:
+        nodes: initial node names.
+        hash_function: key bytes -> 32-bit hash (default :func:`hash_md5`).
+    """
+
+    def __init__(self, nodes: Iterable[str] | None = None,
+                 hash_function: Callable[[bytes], int] = hash_md5) -> None:
+        self.hash_function = hash_function
+        self.weights: dict[str, int] = {}
+        self._slots: list[str] = []
+        for n in nodes or ():
+            self.add_node(n)
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node names in rotation, in the order they were added."""
+        return list(self.weights)
+
+    def _rebuild(self) -> None:
+        # nc_modula.c: one continuum slot per unit of weight, servers in order
+        self._slots = [n for n, w in self.weights.items() for _ in range(w)]
+
+    def add_node(self, node: str, weight: int = 1) -> None:
+        """Add ``node`` (appended to the list: keys move as ``hash % n`` changes)."""
+        if node not in self.weights:
+            self.weights[node] = _check_weight(node, weight)
+            self._rebuild()
+
+    def remove_node(self, node: str) -> None:
+        """Remove ``node``; ValueError when it is not there (as pymemcache's hashers)."""
+        if node not in self.weights:
+            raise ValueError(f"No such node {node} to remove")
+        del self.weights[node]
+        self._rebuild()
+
+    def get_node(self, key: Any) -> str | None:
+        """The node for ``key``: ``slots[hash(key) % len(slots)]``."""
+        if not self._slots:
+            return None
+        return self._slots[self.hash_function(key_bytes(key)) % len(self._slots)]
+
+
+#: twemproxy's KETAMA_POINTS_PER_SERVER (40 MD5 digests x 4 points)
+KETAMA_POINTS_PER_SERVER = 160
+_KETAMA_POINTS_PER_HASH = 4
+
+
+def ketama_points(weight: int, total_weight: int, live_servers: int) -> int:
+    """Points a server gets on the continuum, computed in float32 as ``nc_ketama.c`` does.
+
+    ``pointer_per_server = floorf(pct * 160 / 4 * nlive + 1e-10) * 4`` with
+    ``pct = (float)weight / (float)total_weight``: every step is single
+    precision, so equal weights can give a server 156 points instead of 160.
+    """
+    f = np.float32
+    pct = f(weight) / f(total_weight)
+    x = f(f(pct * f(KETAMA_POINTS_PER_SERVER)) / f(_KETAMA_POINTS_PER_HASH)) * f(live_servers)
+    # the double constant is added in double precision, then floorf narrows back to float
+    return int(np.floor(f(float(x) + 0.0000000001))) * _KETAMA_POINTS_PER_HASH
+
+
+class KetamaHash:
+    """libketama-compatible consistent hashing (twemproxy ``src/hashkit/nc_ketama.c``).
+
+    Args:
+        nodes: initial node names (weight 1 each).
+        hash_function: key bytes -> 32-bit hash (default :func:`hash_md5`, as libketama).
+    """
+
+    def __init__(self, nodes: Iterable[str] | None = None,
+                 hash_function: Callable[[bytes], int] = hash_md5) -> None:
+        self.hash_function = hash_function
+        self.weights: dict[str, int] = {}
+        self._values: list[int] = []
+        self._owners: list[str] = []
+        for n in nodes or ():
+            self.add_node(n)
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node names in rotation, in the order they were added."""
+        return list(self.weights)
+
+    def _rebuild(self) -> None:
+        total = sum(self.weights.values())
+        live = len(self.weights)
+        points: list[tuple[int, str]] = []
+        for name, w in self.weights.items():
+            per_server = ketama_points(w, total, live)
+            for i in range(per_server // _KETAMA_POINTS_PER_HASH):
+                digest = hashlib.md5(f"{name}-{i}".encode()).digest()
+                for a in range(_KETAMA_POINTS_PER_HASH):
+                    points.append((int.from_bytes(digest[4 * a:4 * a + 4], "little"), name))
+        # qsort by value; equal values (a 32-bit collision) keep server order here, qsort leaves it unspecified
+        points.sort(key=lambda p: p[0])
+        self._values = [v for v, _ in points]
+        self._owners = [n for _, n in points]
+
+    def add_node(self, node: str, weight: int = 1) -> None:
+        """Add ``node`` with ``weight`` (its share of points is ``weight / total``)."""
+        if node not in self.weights:
+            self.weights[node] = _check_weight(node, weight)
+            self._rebuild()
+
+    def remove_node(self, node: str) -> None:
+        """Remove ``node``; ValueError when it is not there."""
+        if node not in self.weights:
+            raise ValueError(f"No such node {node} to remove")
+        del self.weights[node]
+        self._rebuild()
+
+    def points(self) -> dict[str, int]:
+        """Points per node on the continuum."""
+        out = dict.fromkeys(self.weights, 0)
+        for n in self._owners:
+            out[n] += 1
+        return out
+
+    def get_node(self, key: Any) -> str | None:
+        """The owner of the first point at or after ``hash(key)``, wrapping past the last (``ketama_dispatch``)."""
+        if not self._values:
+            return None
+        if len(self.weights) == 1:
+            return self._owners[0]  # nc_server.c skips hashing for a one-server pool
+        i = bisect_left(self._values, self.hash_function(key_bytes(key)))
+        return self._owners[i if i < len(self._values) else 0]
+
+
+class RendezvousHash:
+    """Highest random weight hashing, as pymemcache's ``RendezvousHash`` (same node for every key).
+
+    Args:
+        nodes: initial node names.
+        seed: murmur3 seed.
+        hash_function: ``(str, seed) -> int`` (default :func:`murmur3_32`).
+    """
+
+    def __init__(self, nodes: Iterable[str] | None = None, seed: int = 0,
+                 hash_function: Callable[[str, int], int] = murmur3_32) -> None:
+        self.nodes: list[str] = list(nodes) if nodes is not None else []
+        self.seed = seed
+        self._hash = hash_function
+
+    def add_node(self, node: str) -> None:
+        """Add ``node`` (no-op when present)."""
+        if node not in self.nodes:
+            self.nodes.append(node)
+
+    def remove_node(self, node: str) -> None:
+        """Remove ``node``; ValueError when it is not there."""
+        if node in self.nodes:
+            self.nodes.remove(node)
+        else:
+            raise ValueError(f"No such node {node} to remove")
+
+    def get_node(self, key: Any) -> str | None:
+        """The node with the highest ``murmur3_32(f"{node}-{key}")``; ties go to the greater name."""
+        high_score = -1
+        winner: str | None = None
+        for node in self.nodes:
+            score = self._hash(f"{node}-{key}", self.seed)
+            if score > high_score:
+                high_score, winner = score, node
+            elif score == high_score:
+                high_score, winner = score, max(str(node), str(winner))
+        return winner
+
+
+#: hasher names the hash client accepts
+HASHERS: dict[str, type] = {"modulo": ModuloHash, "ketama": KetamaHash, "rendezvous": RendezvousHash}
+
+
+def make_hasher(spec: str | type | Hasher) -> Hasher:
+    """A hasher from a name (``modulo``, ``ketama``, ``rendezvous``), a class (called with no arguments, as
+    pymemcache does) or an instance; an unknown name raises with the valid ones."""
+    if isinstance(spec, str):
+        cls = HASHERS.get(spec)
+        if cls is None:
+            raise UsageError(f"unknown hasher {spec!r}; valid: {', '.join(HASHERS)}")
+        h: Any = cls()
+    elif isinstance(spec, type):
+        h = spec()
+    else:
+        h = spec
+    if not isinstance(h, Hasher):
+        raise UsageError(f"a hasher needs add_node, remove_node and get_node; {type(h).__name__} lacks one")
+    return h
