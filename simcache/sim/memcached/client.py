@@ -63,7 +63,17 @@ from simcache.sim.component import pause_gate
 from simcache.sim.memcached.hashing import Hasher, make_hasher
 from simcache.sim.memcached.server import MemcachedServer
 from simcache.sim.oracle import Value
-from simcache.sim.rpc import Call, ConnectionError, Deadlines, RemoteError, ResponseError, TimeoutError, answer, call
+from simcache.sim.rpc import (
+    Call,
+    ConnectionError,
+    Deadlines,
+    RemoteError,
+    ResponseError,
+    TimeoutError,
+    answer,
+    call,
+    send,
+)
 
 if TYPE_CHECKING:
     from simcache.sim.component import Component
@@ -357,13 +367,8 @@ class Client:
     def _send_only(self, cmds: list[tuple[Any, ...]]) -> None:
         """Send ``cmds`` (noreply) and return at once: nobody waits, and the server sends nothing back."""
         batch = len(cmds) > 1
-        size = sum(_wire_size(c) for c in cmds)
-        # an uncarried call with no reply event: it travels and runs by itself (rpc.call always waits)
-        c = Call(cmds if batch else cmds[0], self.node, None, size, batch, self.env.now, self.sock)
-        self.world.network.send(self.node, self.server.node, size, self._arrive, c)
-
-    def _arrive(self, c: Call) -> None:
-        self.server.receive(c)  # a refusal goes nowhere: the call has no reply event
+        send(self.world, self.node, self.server, cmds if batch else cmds[0], size=sum(_wire_size(c) for c in cmds),
+             batch=batch, conn=self.sock)
 
     # ------------------------------------------------------ argument checks
     def _check_integer(self, value: Any, name: str) -> bytes:

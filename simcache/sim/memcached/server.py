@@ -72,8 +72,8 @@ from typing import Any
 from simcache.errors import UsageError
 from simcache.sim.dists import Dist
 from simcache.sim.oracle import Value
-from simcache.sim.rpc import Call, ConnectionError, ReplyError, ResponseError, answer
-from simcache.sim.server import Deferred, Queueing, Server, command
+from simcache.sim.rpc import Call, ConnectionError, ReplyError, answer
+from simcache.sim.server import NO_REPLY, Queueing, Server, command
 from simcache.sim.world import World
 
 VERSION = "1.6.18"
@@ -191,12 +191,6 @@ def _concat(first: Any, second: Any) -> Any:
     v = first if isinstance(first, Value) else second
     return Value(v.wid, value_len(first) + value_len(second))
 
-
-def _noreply() -> Deferred:
-    """A reply that has already been given: the server sends nothing (a ``noreply`` command)."""
-    d = Deferred()
-    d.done = True  # Server._done keeps and sends only Deferreds that are not done
-    return d
 
 
 # ------------------------------------------------------------------ items
@@ -523,15 +517,12 @@ class MemcachedServer(Server):
 
     def execute(self, call: Call) -> Any:
         reply = super().execute(call)
-        if call.batch and reply and all(isinstance(r, Deferred) for r in reply):
-            return _noreply()  # a batch of noreply commands: nothing goes back
+        if call.batch and reply and all(r is NO_REPLY for r in reply):
+            return NO_REPLY  # a batch of noreply commands: nothing goes back
         return reply
 
-    def dispatch(self, cmd: tuple[Any, ...]) -> Any:
-        reply = super().dispatch(cmd)
-        if isinstance(reply, ResponseError) and str(reply).startswith("ERR "):
-            return ResponseError("ERROR")  # a bad token count is a plain ERROR in the text protocol
-        return reply
+    def wrong_arity(self, cmd: tuple[Any, ...]) -> str:
+        return "ERROR"  # a bad token count is a plain ERROR in the text protocol
 
     def unknown_command(self, cmd: tuple[Any, ...]) -> str:
         return "ERROR"
@@ -605,13 +596,13 @@ class MemcachedServer(Server):
                 if old is not None:
                     self._unlink(old)  # a failed set must not leave the stale value behind
             if noreply:
-                return _noreply()
+                return NO_REPLY
             raise ReplyError(err)
         self.stats["set_cmds"] += 1
         stored = self._do_store(comm, it, cas)
         if self.items.get(k) is not it:
             self._free(it.cls, it.chunks)  # not linked: its memory goes back
-        return _noreply() if noreply else stored
+        return NO_REPLY if noreply else stored
 
     def _do_store(self, comm: bytes, it: Item, cas: int) -> bytes:
         old = self.lookup(it.key, update=False)
@@ -712,7 +703,7 @@ class MemcachedServer(Server):
             self.stats["delete_hits"] += 1
             self._unlink(it)
             reply = b"DELETED"
-        return _noreply() if noreply else reply
+        return NO_REPLY if noreply else reply
 
     def _arith(self, incr: bool, key: Any, delta: Any, opts: tuple[Any, ...]) -> Any:
         """``process_arithmetic_command`` + ``do_add_delta``."""
@@ -725,7 +716,7 @@ class MemcachedServer(Server):
         it = self.lookup(k, update=False)
         if it is None:
             st["incr_misses" if incr else "decr_misses"] += 1
-            return _noreply() if noreply else NOT_FOUND
+            return NO_REPLY if noreply else NOT_FOUND
         data = it.value
         # empty, opaque (a simulation Value) or chunked values are not numbers
         if not isinstance(data, bytes) or not data or it.ntotal > self.chunk_max:
@@ -748,7 +739,7 @@ class MemcachedServer(Server):
                 raise ReplyError("SERVER_ERROR out of memory")
             self._unlink(it)
             self._link(new)
-        return _noreply() if noreply else v
+        return NO_REPLY if noreply else v
 
     @command("INCR")
     def _incr(self, key: Any, delta: Any, *opts: Any) -> Any:
@@ -771,10 +762,10 @@ class MemcachedServer(Server):
         st["touch_cmds"] += 1
         if it is None:
             st["touch_misses"] += 1
-            return _noreply() if noreply else NOT_FOUND
+            return NO_REPLY if noreply else NOT_FOUND
         st["touch_hits"] += 1
         it.exptime = at
-        return _noreply() if noreply else b"TOUCHED"
+        return NO_REPLY if noreply else b"TOUCHED"
 
     @command("FLUSH_ALL")
     def _flush_all(self, *opts: Any) -> Any:
@@ -793,7 +784,7 @@ class MemcachedServer(Server):
         if self.oldest_live <= self.current_time:
             self.cas_id += 1
             self.oldest_cas = self.cas_id
-        return _noreply() if noreply else b"OK"
+        return NO_REPLY if noreply else b"OK"
 
     @command("VERSION")
     def _version(self) -> bytes:
