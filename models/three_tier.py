@@ -1,4 +1,4 @@
-"""Reference model: clients -> app server (in-process near cache) -> Redis -> database.
+"""Reference model: clients -> app server (in-process near cache) -> Redis (or Memcached) -> database.
 
 Each request is a SimPy process: it crosses to the app, where the strategy
 (the seed's ``CacheAside`` by default) runs with ``yield from`` at every
@@ -23,7 +23,9 @@ from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.redis.server import KEY_OVERHEAD
 from simcache.sim.report import SimResult, summarize, three_tier_figures  # noqa: F401 (re-exported for the tour)
 from simcache.sim.runner import System, simulate_system
-from simcache.sim.seed import SeedCache
+from simcache.sim.memcached import Client as MemcacheClient
+from simcache.sim.memcached import MemcachedServer
+from simcache.sim.seed import SeedCache, SeedMemcache
 from simcache.sim.strategies import STRATEGIES, make_strategy, strategy_class, strategy_options
 from simcache.sim.world import World
 from simcache.store import Cache
@@ -48,6 +50,8 @@ class ThreeTierParams:
     app_ttl: float = 30.0
     cache_capacity: int = 20_000
     cache_policy: str = "lru"
+    cache_profile: Literal["redis", "memcached"] = "redis"
+    cache_workers: int = 4
     cache_service: str = "exp:0.0001"
     cache_timeout: float = 0.0
     ttl: float = 300.0
@@ -78,6 +82,10 @@ class ThreeTierParams:
         for f in ("users", "cache_pool", "db_pool", "app_cache", "query_cache", "value_size"):
             if getattr(self, f) < 0:
                 raise ValueError(f"{f} must be >= 0, got {getattr(self, f)!r}")
+        if self.cache_profile not in ("redis", "memcached"):
+            raise ValueError(f"cache_profile must be 'redis' or 'memcached', got {self.cache_profile!r}")
+        if self.cache_workers < 1:
+            raise ValueError(f"cache_workers must be >= 1 (memcached threads), got {self.cache_workers!r}")
         if self.cache_capacity < 1:
             raise ValueError(f"cache_capacity must be >= 1 (entries), got {self.cache_capacity!r}")
         for f in ("cache_timeout", "db_timeout", "pool_wait"):
@@ -110,26 +118,38 @@ def build(p: ThreeTierParams, seed: int, strategy_options_: dict[str, Any] | Non
     """Build the system (world, network, components) without running it."""
     world = World(seed, window=p.window, warmup=p.warmup)
     net = world.network
-    for n, kind in (("clients", "client"), ("app", "app"), ("redis", "cache"), ("db", "db")):
+    cname = p.cache_profile  # the cache's component and node name: "redis" or "memcached"
+    for n, kind in (("clients", "client"), ("app", "app"), (cname, "cache"), ("db", "db")):
         net.add_node(n, kind)
     net.add_link("clients", "app", p.client_latency, loss=p.loss)
-    net.add_link("app", "redis", p.cache_latency, loss=p.loss)
+    net.add_link("app", cname, p.cache_latency, loss=p.loss)
     net.add_link("app", "db", p.db_latency, loss=p.loss)
     db = Database(world, "db", read_service=p.db_read, write_service=p.db_write, connections=p.db_connections,
                   query_cache=p.query_cache, write_error_rate=p.write_error_rate, value_size=p.value_size,
                   queueing=p.queueing)
-    # maxmemory for about cache_capacity entries of this workload (key text, value, per-key overhead)
-    maxmemory = p.cache_capacity * (KEY_OVERHEAD + len(str(p.n_objects)) + p.value_size)
-    redis = RedisServer(world, "redis", service=p.cache_service, maxmemory=maxmemory,
-                        maxmemory_policy=p.cache_policy, queueing=p.queueing)
+    cache: Any
+    if p.cache_profile == "redis":
+        # maxmemory for about cache_capacity entries of this workload (key text, value, per-key overhead)
+        maxmemory = p.cache_capacity * (KEY_OVERHEAD + len(str(p.n_objects)) + p.value_size)
+        cache = RedisServer(world, "redis", service=p.cache_service, maxmemory=maxmemory,
+                            maxmemory_policy=p.cache_policy, queueing=p.queueing)
+    else:
+        # memcached's -m for about cache_capacity items (its item header, key, value, CRLF, CAS), at least
+        # one 1 MB slab page per class it will use
+        item = 48 + len(str(p.n_objects)) + 1 + p.value_size + 2 + 8
+        cache = MemcachedServer(world, "memcached", service=p.cache_service, workers=p.cache_workers,
+                                memory=max(p.cache_capacity * item, 4 << 20), queueing=p.queueing)
     local = Cache(p.app_policy, p.app_cache, clock=lambda: world.env.now) if p.app_cache > 0 else None
     options = {"ttl": p.ttl} if "ttl" in strategy_options(strategy_class(p.strategy)) else {}
     options.update(strategy_options_ or {})
     def factory(app: App) -> Any:
-        r = Redis(world, app, redis, socket_timeout=p.cache_timeout or None,
-                  connection_pool=_pool(world, p.cache_pool, p.pool_wait, "app:redis-pool"))
         d = DatabaseClient(world, app, db, timeout=p.db_timeout or None)
-        return make_strategy(p.strategy, SeedCache(r), d, **options)
+        if p.cache_profile == "redis":
+            r = Redis(world, app, cache, socket_timeout=p.cache_timeout or None,
+                      connection_pool=_pool(world, p.cache_pool, p.pool_wait, "app:redis-pool"))
+            return make_strategy(p.strategy, SeedCache(r), d, **options)
+        mc = MemcacheClient(world, app, cache, timeout=p.cache_timeout or None)
+        return make_strategy(p.strategy, SeedMemcache(mc), d, **options)
 
     app = App(world, "app", factory, cpu=p.app_cpu, local=local, local_ttl=p.app_ttl)
     wl = Workload(p.n_objects, p.alpha, p.write_fraction, Dist("constant", float(p.value_size)))
@@ -140,8 +160,8 @@ def build(p: ThreeTierParams, seed: int, strategy_options_: dict[str, Any] | Non
         client = OpenLoopClient(world, "clients", "clients", app, wl, p.rate, p.arrivals,
                                 mmpp=(p.rate / 4, p.rate * 2, 5.0, 2.0), diurnal=(0.5, p.duration), **common)
     client.stop_at = p.duration
-    tiers = (["app"] if local is not None else []) + ["redis", "db"]
-    return System(world, [client], tiers, db, {"app": app, "redis": redis, "client": client})
+    tiers = (["app"] if local is not None else []) + [cname, "db"]
+    return System(world, [client], tiers, db, {"app": app, "cache": cache, "client": client})
 
 
 def simulate(p: ThreeTierParams, seed: int, options: dict[str, dict[str, Any]] | None = None,

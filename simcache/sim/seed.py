@@ -30,6 +30,7 @@ Fixes and other strategies live beside them in :mod:`simcache.sim.strategies`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -72,6 +73,34 @@ class SeedCache:
     def host(self) -> Any:
         """The component the client runs on."""
         return self.redis.host
+
+
+class SeedMemcache:
+    """The seed's ``cache`` object over Memcached: ``get``, ``set(key, value, ttl=...)``, ``delete``.
+
+    Keys are sent as their text (pymemcache takes str or bytes); ``ttl`` becomes memcached's ``expire``
+    in whole seconds, rounded up so that a short TTL does not become "never".
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get(self, key: Any) -> Any:
+        """get key."""
+        return self.client.get(str(key))
+
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> Any:
+        """set key value [exptime]."""
+        return self.client.set(str(key), value, expire=0 if ttl is None else max(1, math.ceil(ttl)))
+
+    def delete(self, key: Any) -> Any:
+        """delete key."""
+        return self.client.delete(str(key))
+
+    @property
+    def host(self) -> Any:
+        """The component the client runs on."""
+        return self.client.host
 
 
 class Empty(Exception):

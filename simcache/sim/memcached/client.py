@@ -542,7 +542,10 @@ class Client:
     def get(self, key: Key, default: Any = None) -> Gen:
         """get one key: its value, or ``default``."""
         r = yield from self._fetch_cmd(b"get", [key], False, key_prefix=self.key_prefix)
-        return r.get(key, default)
+        v = r.get(key, default)
+        if v.__class__ is Value:
+            self.world.note_served(self.server.name)  # which tier answered a read is observed, not guessed
+        return v
 
     def get_many(self, keys: Iterable[Key]) -> Gen:
         """get many keys in one command: a dict of the keys found."""
