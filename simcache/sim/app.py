@@ -36,14 +36,11 @@ import simpy
 from simcache.errors import UsageError
 from simcache.sim.component import Component
 from simcache.sim.dists import Dist
+from simcache.sim.network import MessageLost
 from simcache.sim.oracle import Value
 from simcache.sim.rpc import ConnectionError, RemoteError
 from simcache.sim.world import World
 from simcache.store import Cache
-
-
-class MessageLost(Exception):
-    """The request or its answer was lost on the way (the client learns of it only by its timeout)."""
 
 
 class App(Component):
@@ -108,16 +105,6 @@ class App(Component):
         finally:
             self.active.pop(proc, None)
 
-    def _hop(self, a: str, b: str, size: float = 0.0) -> Generator[simpy.Event, Any, None]:
-        net = self.world.network
-        d = net.transit(a, b, size)
-        if d is None:
-            raise MessageLost
-        epoch, route = net.epoch, net.route(a, b)
-        yield self.env.timeout(d)
-        if not net.still_up(a, b, epoch, route):
-            raise MessageLost
-
     def serve(self, src: str, op: str, key: Any, value: Any = None) -> Generator[simpy.Event, Any, Any]:
         """Carry a request from node ``src`` to this app, run it, and carry the answer back.
 
@@ -127,12 +114,12 @@ class App(Component):
         (refused) or crashes while running it (reset), and whatever the strategy raises.
         """
         env = self.env
-        yield from self._hop(src, self.node, getattr(value, "size", 0))
+        yield from self.world.network.hop(src, self.node, getattr(value, "size", 0))
         if not self.up:
             if not self.host_up:
                 raise MessageLost
             self.refused += 1
-            yield from self._hop(self.node, src)
+            yield from self.world.network.hop(self.node, src)
             raise ConnectionError("Connection refused")
         while env.now < self.paused_until:
             yield env.timeout(self.paused_until - env.now)
@@ -154,13 +141,13 @@ class App(Component):
             if not self.host_up:
                 raise MessageLost from None
             self.resets += 1
-            yield from self._hop(self.node, src)
+            yield from self.world.network.hop(self.node, src)
             raise ConnectionError("Connection reset by peer") from None
         finally:
             self.active.pop(proc, None)
             self.world.served_by.pop(proc, None)
         # the answer has left the app: a crash from now on does not stop it
-        yield from self._hop(self.node, src, getattr(answer, "size", 0))
+        yield from self.world.network.hop(self.node, src, getattr(answer, "size", 0))
         if failure is not None:
             raise failure
         return answer, served

@@ -31,8 +31,9 @@ import numpy as np
 import simpy
 
 from simcache.errors import UsageError
-from simcache.sim.app import App, MessageLost
+from simcache.sim.app import App
 from simcache.sim.dists import Dist, uniform_sampler
+from simcache.sim.network import MessageLost
 from simcache.sim.oracle import Value
 from simcache.sim.rpc import DeadlineQueue, RemoteError
 from simcache.sim.world import World

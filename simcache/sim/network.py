@@ -27,14 +27,20 @@ timeout); TCP retransmission is not modelled.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from simcache.errors import UsageError
 from simcache.sim.dists import Dist, uniform_sampler
 
 if TYPE_CHECKING:
     from simcache.sim.world import World
+
+
+class MessageLost(Exception):
+    """A message was lost on the way (the sender learns of it only by its timeout)."""
 
 
 class Link:
@@ -284,6 +290,21 @@ class Network:
             self.cut_in_flight += 1
             return False
         return True
+
+    def hop(self, a: str, b: str, size: float = 0.0) -> Generator[simpy.Event, Any, None]:
+        """Carry the active process from node ``a`` to node ``b`` (``yield from net.hop(a, b)``).
+
+        Waits out the message's delay; raises :class:`MessageLost` when it is lost at the send or cut in flight.
+        """
+        if a == b:
+            return
+        d = self.transit(a, b, size)
+        if d is None:
+            raise MessageLost
+        epoch, route = self.epoch, self._routes.get((a, b))
+        yield self.env.timeout(d)
+        if not self.still_up(a, b, epoch, route):
+            raise MessageLost
 
     def send(self, a: str, b: str, size: float, deliver: Callable[[Any], Any], msg: Any) -> bool:
         """Send ``msg`` from ``a`` to ``b``: ``deliver(msg)`` is called when it arrives (if it does).

@@ -38,6 +38,7 @@ from typing import Any
 
 import simpy
 
+from simcache.catalog import convert_value
 from simcache.errors import UsageError
 from simcache.sim.seed import CacheAside, SeedCache, WriteBehind, WriteThrough
 
@@ -105,44 +106,12 @@ def make_strategy(spec: str | type, cache: SeedCache, database: Any, **options: 
             raise UsageError(f"strategy {name!r} has no option {k!r}; options: {', '.join(sorted(types)) or 'none'}")
     obj = cls(cache, database)
     for k, v in options.items():
-        typ = types[k]
-        try:
-            v = _convert(typ, v)
-        except (TypeError, ValueError):
-            raise UsageError(f"strategy {name!r} option {k!r}: expected {getattr(typ, '__name__', typ)}, "
-                             f"got {v!r}") from None
+        v = convert_value(f"strategy {name!r}", f"option {k!r}", types[k], v)
         check = getattr(obj, "check_option", None)
         if check is not None:
             check(k, v)
         setattr(obj, k, v)
     return obj
-
-
-def _convert(typ: Any, v: Any) -> Any:
-    """An option value as its annotated type (command-line strings converted; ints accepted for floats)."""
-    if typ is bool:
-        if isinstance(v, bool):
-            return v
-        low = str(v).lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(v)
-    if typ is float:
-        if isinstance(v, bool):
-            raise TypeError(v)
-        f = float(v)
-        if f != f or f in (float("inf"), float("-inf")):
-            raise ValueError(v)
-        return f
-    if typ is int:
-        if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
-            raise TypeError(v)
-        return int(float(v)) if isinstance(v, str) and float(v).is_integer() else int(v)
-    if typ is str:
-        return str(v)
-    return v
 
 
 class WriteThroughDBFirst:

@@ -59,9 +59,9 @@ import simpy
 
 from simcache.errors import UsageError
 from simcache.policies.base import policy_names
-from simcache.sim.app import MessageLost
 from simcache.sim.component import pause_gate
 from simcache.sim.dists import Dist
+from simcache.sim.network import MessageLost
 from simcache.sim.oracle import Value
 from simcache.sim.report import tier_summary
 from simcache.sim.rpc import Call, ConnectionError, RemoteError, call
@@ -82,20 +82,6 @@ class Tier(Protocol):
     def serve(self, src: str, op: str, key: Any, value: Any = None) -> Gen:
         """Carry a request from node ``src`` here, run it, carry back ``(answer, served_by)``."""
         ...
-
-
-def hop(world: World, a: str, b: str, size: float = 0.0) -> Generator[simpy.Event, Any, None]:
-    """Carry the active process's message from node ``a`` to node ``b``; raise MessageLost when it is lost."""
-    if a == b:
-        return
-    net = world.network
-    d = net.transit(a, b, size)
-    if d is None:
-        raise MessageLost
-    epoch, route = net.epoch, net.route(a, b)
-    yield world.env.timeout(d)
-    if not net.still_up(a, b, epoch, route):
-        raise MessageLost
 
 
 def _settled(gen: Gen) -> Gen:
@@ -287,17 +273,17 @@ class ProxyCache(Server):
     def serve(self, src: str, op: str, key: Any, value: Any = None) -> Gen:
         """Carry a request from node ``src`` to this proxy, run it, and carry ``(answer, served_by)`` back.
 
-        Raises :class:`~simcache.sim.app.MessageLost` when the request or its answer is lost (the client
+        Raises :class:`~simcache.sim.network.MessageLost` when the request or its answer is lost (the client
         learns of it by its timeout), :class:`~simcache.sim.rpc.ConnectionError` when the proxy is down
         (refused) or crashes while it holds the request (reset), and whatever the tiers below raised.
         """
         world = self.world
-        yield from hop(world, src, self.node, size_of(value))
+        yield from world.network.hop(src, self.node, size_of(value))
         if not self.up:
             if not self.host_up:
                 raise MessageLost
             self.refused += 1
-            yield from hop(world, self.node, src)
+            yield from world.network.hop(self.node, src)
             raise ConnectionError("Connection refused")
         proc = self.env.active_process
         assert proc is not None
@@ -317,7 +303,7 @@ class ProxyCache(Server):
             failure = err  # a reset of our own command, or an error from below: it travels back up
         finally:
             self.active.pop(proc, None)
-        yield from hop(world, self.node, src, size_of(answer))
+        yield from world.network.hop(self.node, src, size_of(answer))
         if failure is not None:
             raise failure
         return answer, served

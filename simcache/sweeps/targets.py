@@ -141,7 +141,7 @@ class ModelTarget:
             try:
                 faults_mod.check(world, f)
             except UsageError as err:
-                raise UsageError(f"{where}[{i}] ({f}): {err}") from None
+                raise UsageError(f"{where}[{i}]: {err}") from None  # the message names the fault line
 
 
 class ReplayTarget:

@@ -126,7 +126,7 @@ def test_faults_on_a_replay_sweep_are_refused(tmp_path: Path) -> None:
 
 def test_fault_targets_are_checked_against_the_model_system() -> None:
     spec = sweep("hierarchy", base={"duration": 2.0}, grid={"strategy.ttl": [1, 60]}, faults=["crash:cdnn@1"])
-    with pytest.raises(UsageError, match=r"faults\[0\] \(crash:cdnn@1\): no component 'cdnn'; components: "):
+    with pytest.raises(UsageError, match=r"faults\[0\]: fault crash:cdnn@1: no component 'cdnn'; components: "):
         spec.validate()
     ok = sweep("hierarchy", base={"duration": 2.0}, faults=["partition:cdn|lb@1+0.5", "latency:lb-app=0.01@0.5"])
     ok.validate()
