@@ -174,10 +174,12 @@ class App(Component):
                 local.set(key, answer, ttl=self.local_ttl)
             return answer, served
         if op == "write":
-            result = yield from strategy.set(key, value)
-            self.world.served_by.pop(proc, None)
-            if local is not None:
-                local.delete(key)
+            try:
+                result = yield from strategy.set(key, value)
+            finally:
+                # this app's own copy goes whatever happened remotely (it may be stale either way)
+                if local is not None:
+                    local.delete(key)
             return result, ""
         raise UsageError(f"{self.name}: unknown operation {op!r} (expected read or write)")
 
