@@ -1,108 +1,113 @@
-"""A simulated Redis server: one event loop over a typed keyspace, with expiry, maxmemory and eviction.
+"""A simulated Redis server: one event loop over a typed keyspace, with expiry, maxmemory, eviction and more.
 
-Faithful to Redis 7 where it matters to a cache simulation (each point names
-the Redis source it follows):
+:class:`RedisServer` joins the command groups (strings, hashes, lists with
+blocking pops, sets, sorted sets, pub/sub, scripts) over the engine in
+:mod:`simcache.sim.redis.core`, and adds the keyspace-wide and server
+commands: DEL, EXISTS, EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT (NX, XX, GT, LT),
+TTL/PTTL/EXPIRETIME, PERSIST, TYPE, KEYS, DBSIZE, FLUSHALL/FLUSHDB
+(``db.c``, ``expire.c``); PING, ECHO, TIME, INFO, CONFIG GET/SET/RESETSTAT,
+MULTI/EXEC/DISCARD, RESET, QUIT (``server.c``, ``config.c``, ``multi.c``).
+Replies are what Redis 7.0 sends on a RESP2 connection: ``"OK"`` status
+replies as str, bulk strings as bytes, integers, arrays as lists, nil as
+None, error replies with Redis's own text.  Keys and values arrive encoded
+as redis-py encodes them (bytes); a simulation
+:class:`~simcache.sim.oracle.Value` is stored as an opaque string of
+``value.size`` bytes.  ``tests/sim/redis`` runs random command sequences
+against a real ``redis-server`` and this model and requires the same replies.
 
-* Commands are a table (:func:`~simcache.sim.server.command`); replies are
-  what Redis sends (``"OK"`` status replies as the str ``"OK"``, bulk
-  strings as bytes, integers, arrays as lists, nil as None), error replies
-  carry Redis's own text (``server.c``, ``t_string.c``).
-* Keys and values arrive encoded as redis-py encodes them (bytes); a
-  simulation :class:`~simcache.sim.oracle.Value` is stored as an opaque
-  string of ``value.size`` bytes.
-* Expiry (``db.c`` ``expireIfNeeded``): a key past its expiry is deleted
-  when a command touches it (lazy), and by the active expiry cycle.
-* Memory (``used_memory``): the sum over keys of key bytes + value bytes +
-  :data:`KEY_OVERHEAD` (an estimate of the dictEntry, robj and sds headers;
-  a real server's ``used_memory`` also counts its own buffers, so the two do
-  not compare byte for byte).  With ``maxmemory`` > 0, victims are chosen by
-  the ``maxmemory-policy`` models of :mod:`simcache.policies.redis`
-  (``evict.c``); ``noeviction`` refuses writes with Redis's OOM error.
+Where the model is knowingly approximate:
+
+* **Memory** is an estimate: key + value bytes, :data:`ELEMENT_OVERHEAD` per
+  element of a collection, :data:`KEY_OVERHEAD` per key, plus
+  ``baseline_memory``; no allocator rounding, client buffers or encodings
+  (listpack / intset / hashtable), so ``used_memory`` does not match a real
+  server byte for byte.
+* **Eviction** (Redis policies) runs before every command as
+  ``performEvictions`` does, but all at once: its time limit, lazy freeing
+  and the eviction timer are not modelled, and the policy models sample
+  exactly uniformly (``dictGetSomeKeys`` samples neighbouring buckets).
+  Other simcache policies are exact models that never overshoot nor answer
+  OOM.
+* **Active expiry** spends a budget of ``expire_key_cost`` per examined key
+  instead of CPU time, does not take that time from the event loop, and
+  walks a shuffled array of the keys with an expiry instead of the hash table.
+* **Blocked clients**: a push's served replies leave when the pushing
+  command starts, not when it ends; commands pipelined after a blocked pop
+  run the moment it is served, without service time; a timed-out client
+  closes its connection only when its call was a blocking one.
+* **Transactions**: no WATCH; commands that push (SUBSCRIBE) inside MULTI
+  are not modelled.
+* **Scripts** are Python equivalents of Lua (see
+  :mod:`~simcache.sim.redis.scripting`): no script timeout (BUSY), the line
+  in an error's ``@user_script:<line>`` is found by a heuristic.
+* **Orders**: a set's members and KEYS come back in insertion order (Redis:
+  intset order, or hash order); BYLEX on members of unequal scores follows the
+  small-encoding walk; doubles are replied with ``%.17g`` (as 7.0; 7.2 and
+  later print the shortest form).
+* **Not modelled**: RESP3 (redis-py 8's default connection converts RESP3
+  back to these shapes, which the client's methods return), SELECT and
+  other databases, persistence, replication, cluster, ACLs, keyspace
+  notifications, sharded pub/sub, most INFO fields and CONFIG parameters.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Generator
+import hashlib
 from typing import Any
 
-import simpy
+from simcache.policies.redis import RedisPolicy
+from simcache.sim.redis.core import (
+    ELEMENT_OVERHEAD,
+    KEY_OVERHEAD,
+    MAXMEMORY_POLICIES,
+    UNLIMITED,
+    RObj,
+    redis_command,
+    value_bytes,
+)
+from simcache.sim.redis.hashes import HashCommands
+from simcache.sim.redis.lists import ListCommands
+from simcache.sim.redis.proto import (
+    LLONG_MAX,
+    LLONG_MIN,
+    NOT_INT,
+    OOM,
+    SYNTAX,
+    WRONGTYPE,
+    as_bytes,
+    memtoull,
+    parse_int,
+    string2ll,
+    stringmatch,
+    upper_name,
+)
+from simcache.sim.redis.pubsub import PubSubCommands
+from simcache.sim.redis.scripting import ScriptCommands
+from simcache.sim.redis.sets import SetCommands
+from simcache.sim.redis.strings import StringCommands
+from simcache.sim.redis.zsets import ZSetCommands
+from simcache.sim.rpc import ReplyError
 
-from simcache.errors import UsageError
-from simcache.policies.base import Policy, make_policy, policy_names
-from simcache.sim.dists import Dist
-from simcache.sim.rpc import Call, ReplyError
-from simcache.sim.server import Queueing, Server, command
-from simcache.sim.world import World
+__all__ = ["ELEMENT_OVERHEAD", "KEY_OVERHEAD", "MAXMEMORY_POLICIES", "NOT_INT", "OOM", "RObj", "RedisServer",
+           "SYNTAX", "UNLIMITED", "WRONGTYPE", "value_bytes"]
 
-#: bytes charged per key on top of its key and value (dictEntry + robj + sds headers, 64-bit build)
-KEY_OVERHEAD = 56
-#: Redis's maxmemory-policy names -> simcache's policy models of them
-MAXMEMORY_POLICIES = {
-    "noeviction": "redis-noeviction",
-    "allkeys-lru": "redis-allkeys-lru",
-    "allkeys-lfu": "redis-allkeys-lfu",
-    "allkeys-random": "redis-allkeys-random",
-    "volatile-lru": "redis-volatile-lru",
-    "volatile-lfu": "redis-volatile-lfu",
-    "volatile-random": "redis-volatile-random",
-    "volatile-ttl": "redis-volatile-ttl",
-}
-OOM = "OOM command not allowed when used memory > 'maxmemory'."
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-NOT_INT = "ERR value is not an integer or out of range"
-SYNTAX = "ERR syntax error"
-#: no key-space limit: the policy's capacity when maxmemory is 0
-UNLIMITED = 1 << 62
-
-
-class RObj:
-    """One key's value: its type (``string``, ``hash``, ``list``, ``set``, ``zset``) and bytes charged."""
-
-    __slots__ = ("type", "value", "size")
-
-    def __init__(self, type_: str, value: Any, size: int) -> None:
-        self.type = type_
-        self.value = value
-        self.size = size
-
-
-def value_bytes(v: Any) -> int:
-    """Bytes a string value takes (a simulation Value counts its ``size``)."""
-    if isinstance(v, bytes | bytearray):
-        return len(v)
-    return int(getattr(v, "size", 0) or 0)
+INFO_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace")
+_EXPIRE_FLAGS = (b"NX", b"XX", b"GT", b"LT")
+_INT_MAX = 2**31 - 1
 
 
-def to_int(b: Any) -> int:
-    """Parse an integer argument as Redis does (``string2ll``), or raise the not-an-integer error."""
-    if isinstance(b, int) and not isinstance(b, bool):
-        return b
-    try:
-        s = bytes(b).decode() if isinstance(b, bytes | bytearray) else str(b)
-        if s != s.strip() or (len(s) > 1 and s[0] == "0") or s.startswith("+") or s == "-0":
-            raise ValueError
-        n = int(s)
-    except (ValueError, TypeError):
-        raise ReplyError(NOT_INT) from None
-    if not -(2**63) <= n < 2**63:
-        raise ReplyError(NOT_INT)
-    return n
+def bytes_to_human(n: int) -> str:
+    """``bytesToHuman`` (``used_memory_human``)."""
+    if n < 1024:
+        return f"{n}B"
+    for unit, div in (("K", 1024), ("M", 1024**2), ("G", 1024**3), ("T", 1024**4)):
+        if n < div * 1024 or unit == "T":
+            return f"{n / div:.2f}{unit}"
+    return f"{n}B"  # pragma: no cover
 
 
-def to_float(b: Any) -> float:
-    """Parse a float argument (``-inf``/``+inf`` allowed), or raise Redis's not-a-float error."""
-    try:
-        s = bytes(b).decode() if isinstance(b, bytes | bytearray) else str(b)
-        f = float(s)
-    except (ValueError, TypeError):
-        raise ReplyError("ERR value is not a valid float") from None
-    if math.isnan(f):
-        raise ReplyError("ERR value is not a valid float")
-    return f
-
-
-class RedisServer(Server):
+class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetCommands, PubSubCommands,
+                  ScriptCommands):
     """A single Redis instance.
 
     Args:
@@ -114,347 +119,362 @@ class RedisServer(Server):
         maxmemory_policy: a Redis policy name (``allkeys-lru``...) or any simcache policy name (an exact model).
         maxmemory_samples: keys sampled per eviction (``maxmemory-samples``).
         io_threads: Redis 6+ I/O threads (1: off); see :meth:`service_time`.
-        active_expiry: run the active expiry cycle ``hz`` times a second.
+        active_expiry: run the active expiry cycles.
         hz: server cron frequency (``hz``).
+        unix_start: the Unix time (seconds) simulated time 0 stands for (EXAT, PXAT, EXPIREAT and TIME read it).
+        expire_key_cost: seconds of active-expiry time budget one examined key costs.
+        baseline_memory: bytes ``used_memory`` counts before any key (a real server's ``used_memory_startup``).
         queueing: ``"fast"`` or ``"events"``.
     """
 
-    GAUGES = ("up", "queued", "busy_workers", "keys", "used_memory", "connected_clients")
-
-    def __init__(self, world: World, name: str = "redis", node: str | None = None,
-                 service: Dist | str | float = "exp:0.0001", *, maxmemory: int = 0,
-                 maxmemory_policy: str = "noeviction", maxmemory_samples: int = 5, io_threads: int = 1,
-                 active_expiry: bool = True, hz: int = 10, queueing: Queueing = "fast") -> None:
-        super().__init__(world, name, node, service, 1, queueing)
-        if int(maxmemory) != maxmemory or maxmemory < 0:
-            raise UsageError(f"{name}: maxmemory must be an integer >= 0 bytes, got {maxmemory!r}")
-        if int(io_threads) != io_threads or io_threads < 1:
-            raise UsageError(f"{name}: io_threads must be an integer >= 1, got {io_threads!r}")
-        if int(hz) != hz or not 1 <= hz <= 500:
-            raise UsageError(f"{name}: hz must be an integer in [1, 500], got {hz!r}")
-        self.io_threads = int(io_threads)
-        self.hz = int(hz)
-        self._policy_rng = world.rng(f"{name}:eviction")
-        self._expire_rng = world.rng(f"{name}:expire")
-        self.maxmemory = int(maxmemory)
-        self.maxmemory_samples = int(maxmemory_samples)
-        self.maxmemory_policy = ""
-        self.data: dict[Any, RObj] = {}
-        self.expires: dict[Any, float] = {}
-        self.used_memory = 0
-        self.stats = {"keyspace_hits": 0, "keyspace_misses": 0, "evicted_keys": 0, "expired_keys": 0,
-                      "total_commands_processed": 0, "rejected_oom": 0}
-        self.policy: Policy = self._make_policy(maxmemory_policy)
-        self.connections: set[Any] = set()
-        self.active_expiry = bool(active_expiry)
-        if self.active_expiry:
-            self.env.process(self._cron())
-        self.watch()
-
-    # ------------------------------------------------------------ policy
-    def _make_policy(self, name: str) -> Policy:
-        pname = MAXMEMORY_POLICIES.get(name, name)
-        if pname not in policy_names():
-            valid = ", ".join(list(MAXMEMORY_POLICIES) + [p for p in policy_names() if not p.startswith("redis-")])
-            raise UsageError(f"{self.name}: unknown maxmemory-policy {name!r}; valid: {valid}")
-        cap = self.maxmemory or UNLIMITED
-        params = {"maxmemory_samples": self.maxmemory_samples} if pname.startswith("redis-") else {}
-        pol = make_policy(pname, cap, rng=self._policy_rng, **params)
-        for key, obj in self.data.items():
-            pol.insert(key, self._charge(key, obj), now=self.env.now, expire_at=self.expires.get(key))
-        pol.on_evict = self._evicted
-        self.maxmemory_policy = name
-        return pol
-
-    @staticmethod
-    def _charge(key: Any, obj: RObj) -> int:
-        return value_bytes(key) + obj.size + KEY_OVERHEAD
-
-    def _evicted(self, key: Any, size: int) -> None:
-        obj = self.data.pop(key, None)
-        if obj is not None:
-            self.used_memory -= size
-            self.expires.pop(key, None)
-            self.stats["evicted_keys"] += 1
-
-    # ---------------------------------------------------------- keyspace
-    def lookup(self, key: Any, *, read: bool = True) -> RObj | None:
-        """The key's object after lazy expiry (``lookupKeyRead``/``lookupKeyWrite``); counts hits/misses on reads."""
-        obj = self.data.get(key)
-        if obj is not None:
-            at = self.expires.get(key)
-            if at is not None and at <= self.env.now:
-                self._expire(key)
-                obj = None
-        if read:
-            if obj is None:
-                self.stats["keyspace_misses"] += 1
-            else:
-                self.stats["keyspace_hits"] += 1
-                self.policy.lookup(key, now=self.env.now)
-        return obj
-
-    def typed(self, key: Any, type_: str, *, read: bool = True) -> RObj | None:
-        """The key's object, or None; a key of another type raises WRONGTYPE."""
-        obj = self.lookup(key, read=read)
-        if obj is not None and obj.type != type_:
-            raise ReplyError(WRONGTYPE)
-        return obj
-
-    def store(self, key: Any, obj: RObj, *, keep_ttl: bool = False) -> None:
-        """Put ``obj`` under ``key`` (replacing what was there), charging its memory; OOM when it cannot fit."""
-        old = self.data.get(key)
-        size = self._charge(key, obj)
-        now = self.env.now
-        if old is not None:
-            oldsize = self._charge(key, old)
-            self.data[key] = obj
-            self.used_memory += size - oldsize
-            if not keep_ttl:
-                self.expires.pop(key, None)
-                self.policy.set_expire(key, None)
-            self.policy.lookup(key, size, now=now)
-            if key not in self.policy:  # evicted itself making room
-                self.data.pop(key, None)
-            return
-        if not self.policy.insert(key, size, now=now, expire_at=None):
-            self.stats["rejected_oom"] += 1
-            raise ReplyError(OOM)
-        self.data[key] = obj
-        self.used_memory += size
-
-    def resized(self, key: Any, obj: RObj) -> None:
-        """Tell memory accounting that ``obj`` (already stored) changed size in place."""
-        old = self.policy.sizes.get(key)
-        size = self._charge(key, obj)
-        if old is not None:
-            self.used_memory += size - old
-            self.policy.lookup(key, size, now=self.env.now)
-
-    def remove(self, key: Any) -> bool:
-        """Delete a key (no expiry or eviction counted)."""
-        obj = self.data.pop(key, None)
-        if obj is None:
-            return False
-        self.expires.pop(key, None)
-        size = self.policy.sizes.get(key, 0)
-        self.policy.remove(key)
-        self.used_memory -= size
-        return True
-
-    def set_expire(self, key: Any, at: float | None) -> None:
-        """Set (or clear, with None) a key's absolute expiry time."""
-        if at is None:
-            self.expires.pop(key, None)
-        else:
-            self.expires[key] = at
-        self.policy.set_expire(key, at)
-
-    def _expire(self, key: Any) -> None:
-        self.remove(key)
-        self.stats["expired_keys"] += 1
-
-    def reset_state(self) -> None:
-        for key in list(self.data):
-            self.remove(key)
-
-    # ------------------------------------------------------------ cron
-    def _cron(self) -> Generator[simpy.Event, Any, None]:
-        """``serverCron`` at ``hz``: the active expiry cycle (``expire.c`` ``activeExpireCycle``, slow mode)."""
-        period = 1.0 / self.hz
-        while True:
-            yield self.env.timeout(period)
-            if self.up and not self.paused:
-                self.active_expire_cycle()
-
-    def active_expire_cycle(self, keys_per_loop: int = 20, acceptable_stale: float = 0.10,
-                            max_loops: int = 16) -> int:
-        """One cycle: sample ``keys_per_loop`` keys with an expiry, delete the expired, repeat while more
-        than ``acceptable_stale`` of a sample had expired (Redis 7 ``ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP = 20``,
-        ``ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE = 10``); ``max_loops`` stands for the cycle's time limit."""
-        now = self.env.now
-        total = 0
-        for _ in range(max_loops):
-            n = len(self.expires)
-            if n == 0:
-                break
-            keys = list(self.expires)
-            picks = self._expire_rng.choice(n, size=min(keys_per_loop, n), replace=False)
-            expired = 0
-            for i in picks:
-                k = keys[int(i)]
-                if self.expires.get(k, math.inf) <= now:
-                    self._expire(k)
-                    expired += 1
-            total += expired
-            if expired <= acceptable_stale * len(picks):
-                break
-        return total
-
-    # ---------------------------------------------------------- serving
-    def service_time(self, call: Call) -> float:
-        """Event-loop time of the call: one draw per command.
-
-        With ``io_threads`` > 1, reading and writing sockets moves off the main
-        thread; the model divides the per-command cost by ``min(io_threads, 2)``
-        (the main thread still parses and executes), a rough stand-in for
-        Redis 6's threaded I/O.
-        """
-        t = super().service_time(call)
-        return t / min(self.io_threads, 2) if self.io_threads > 1 else t
-
-    def dispatch(self, cmd: tuple[Any, ...]) -> Any:
-        self.stats["total_commands_processed"] += 1
-        return super().dispatch(cmd)
-
-    def unknown_command(self, cmd: tuple[Any, ...]) -> str:
-        name = cmd[0].decode() if isinstance(cmd[0], bytes) else str(cmd[0])
-        args = " ".join(f"'{a.decode(errors='replace') if isinstance(a, bytes) else a}'" for a in cmd[1:])
-        return f"ERR unknown command '{name}', with args beginning with: {args}" + (" " if args else "")
-
-    def counters(self) -> dict[str, float]:
-        d = super().counters()
-        d.update(keys=len(self.data), used_memory=self.used_memory, connected_clients=len(self.connections),
-                 hits=self.stats["keyspace_hits"], misses=self.stats["keyspace_misses"],
-                 evictions=self.stats["evicted_keys"], expired=self.stats["expired_keys"])
-        return d
-
-    # ========================================================= commands
-    @command("PING")
-    def _ping(self, message: Any = None) -> Any:
-        return "PONG" if message is None else message
-
-    @command("GET")
-    def _get(self, key: Any) -> Any:
-        obj = self.typed(key, "string")
-        return None if obj is None else obj.value
-
-    @command("SET")
-    def _set(self, key: Any, value: Any, *opts: Any) -> Any:
-        nx = xx = keepttl = get = False
-        at: float | None = None
-        i = 0
-        while i < len(opts):
-            o = opts[i].upper() if isinstance(opts[i], bytes) else str(opts[i]).upper().encode()
-            if o == b"NX" and not xx:
-                nx = True
-            elif o == b"XX" and not nx:
-                xx = True
-            elif o == b"GET":
-                get = True
-            elif o == b"KEEPTTL" and at is None:
-                keepttl = True
-            elif o in (b"EX", b"PX", b"EXAT", b"PXAT") and at is None and not keepttl and i + 1 < len(opts):
-                n = to_int(opts[i + 1])
-                if n <= 0:
-                    raise ReplyError("ERR invalid expire time in 'set' command")
-                now = self.env.now
-                at = {b"EX": now + n, b"PX": now + n / 1000, b"EXAT": float(n), b"PXAT": n / 1000}[o]
-                i += 1
-            else:
-                raise ReplyError(SYNTAX)
-            i += 1
-        old = self.lookup(key, read=False)
-        if get and old is not None and old.type != "string":
-            raise ReplyError(WRONGTYPE)
-        prev = old.value if (get and old is not None) else None
-        if (nx and old is not None) or (xx and old is None):
-            return prev if get else None
-        self.store(key, RObj("string", value, value_bytes(value)), keep_ttl=keepttl)
-        if at is not None:
-            self.set_expire(key, at)
-        return prev if get else "OK"
-
-    @command("SETEX")
-    def _setex(self, key: Any, seconds: Any, value: Any) -> str:
-        n = to_int(seconds)
-        if n <= 0:
-            raise ReplyError("ERR invalid expire time in 'setex' command")
-        self.store(key, RObj("string", value, value_bytes(value)))
-        self.set_expire(key, self.env.now + n)
-        return "OK"
-
-    @command("DEL")
+    # ======================================================= keyspace (db.c)
+    @redis_command("DEL", -2, "write")
     def _del(self, *keys: Any) -> int:
-        if not keys:
-            raise TypeError("missing 1 required positional argument")
         n = 0
         for k in keys:
-            if self.lookup(k, read=False) is not None:
-                self.remove(k)
-                n += 1
+            self.expire_if_needed(k)
+            n += self.remove(k)
         return n
 
-    @command("EXISTS")
-    def _exists(self, *keys: Any) -> int:
-        if not keys:
-            raise TypeError("missing 1 required positional argument")
-        return sum(1 for k in keys if self.lookup(k, read=False) is not None)
+    @redis_command("UNLINK", -2, "write fast")
+    def _unlink(self, *keys: Any) -> int:
+        return self._del(*keys)
 
-    @command("EXPIRE")
-    def _expire_cmd(self, key: Any, seconds: Any) -> int:
-        n = to_int(seconds)
-        if self.lookup(key, read=False) is None:
+    @redis_command("EXISTS", -2, "readonly fast")
+    def _exists(self, *keys: Any) -> int:
+        return sum(self.lookup_read(k, notouch=True) is not None for k in keys)
+
+    @redis_command("TOUCH", -2, "readonly fast")
+    def _touch(self, *keys: Any) -> int:
+        return sum(self.lookup_read(k) is not None for k in keys)
+
+    @redis_command("TYPE", 2, "readonly fast")
+    def _type(self, key: Any) -> str:
+        obj = self.lookup_read(key, notouch=True)
+        return "none" if obj is None else obj.type
+
+    @redis_command("KEYS", 2, "readonly")
+    def _keys(self, pattern: Any) -> list[Any]:
+        pat = as_bytes(pattern)
+        allkeys = pat == b"*"
+        return [k for k in self.data if (allkeys or stringmatch(pat, as_bytes(k))) and not self.key_is_expired(k)]
+
+    @redis_command("DBSIZE", 1, "readonly fast")
+    def _dbsize(self) -> int:
+        return len(self.data)
+
+    def flush_flags(self, args: tuple[Any, ...]) -> None:
+        """``getFlushCommandFlags``: only SYNC or ASYNC may follow."""
+        if len(args) > 1 or (args and upper_name(args[0]) not in ("SYNC", "ASYNC")):
+            raise ReplyError(SYNTAX)
+
+    @redis_command("FLUSHALL", -1, "write")
+    def _flushall(self, *args: Any) -> str:
+        self.flush_flags(args)
+        self.flush()
+        return "OK"
+
+    @redis_command("FLUSHDB", -1, "write")
+    def _flushdb(self, *args: Any) -> str:
+        self.flush_flags(args)
+        self.flush()
+        return "OK"
+
+    # ========================================================= expire.c
+    def expire_generic(self, key: Any, param: Any, opts: tuple[Any, ...], basetime: int, unit_ms: bool,
+                       cmd: str) -> int:
+        """``expireGenericCommand`` (with the NX / XX / GT / LT options of Redis 7)."""
+        flags: set[bytes] = set()
+        for o in opts:
+            u = o.upper() if isinstance(o, bytes) else b""
+            if u not in _EXPIRE_FLAGS:
+                raise ReplyError(f"ERR Unsupported option {as_bytes(o).decode(errors='replace')}")
+            flags.add(u)
+        nx, xx, gt, lt = (f in flags for f in _EXPIRE_FLAGS)
+        if (nx and xx) or (nx and gt) or (nx and lt):
+            raise ReplyError("ERR NX and XX, GT or LT options at the same time are not compatible")
+        if gt and lt:
+            raise ReplyError("ERR GT and LT options at the same time are not compatible")
+        when = parse_int(param)
+        if not unit_ms:
+            if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
+                raise ReplyError(f"ERR invalid expire time in '{cmd}' command")
+            when *= 1000
+        if when > LLONG_MAX - basetime:
+            raise ReplyError(f"ERR invalid expire time in '{cmd}' command")
+        when += basetime
+        if self.lookup_write(key) is None:
             return 0
-        if n <= 0:
+        if flags:
+            cur = self.get_expire(key)
+            if nx and cur != -1:
+                return 0
+            if xx and cur == -1:
+                return 0
+            if gt and (when <= cur or cur == -1):
+                return 0
+            if lt and cur != -1 and when >= cur:
+                return 0
+        if when <= self.mstime():  # checkAlreadyExpired
             self.remove(key)
             return 1
-        self.set_expire(key, self.env.now + n)
+        self.set_expire(key, when)
         return 1
 
-    @command("TTL")
-    def _ttl(self, key: Any) -> int:
-        if self.lookup(key, read=False) is None:
+    @redis_command("EXPIRE", -3, "write fast")
+    def _expire(self, key: Any, seconds: Any, *opts: Any) -> int:
+        return self.expire_generic(key, seconds, opts, self.mstime(), False, "expire")
+
+    @redis_command("PEXPIRE", -3, "write fast")
+    def _pexpire(self, key: Any, ms: Any, *opts: Any) -> int:
+        return self.expire_generic(key, ms, opts, self.mstime(), True, "pexpire")
+
+    @redis_command("EXPIREAT", -3, "write fast")
+    def _expireat(self, key: Any, when: Any, *opts: Any) -> int:
+        return self.expire_generic(key, when, opts, 0, False, "expireat")
+
+    @redis_command("PEXPIREAT", -3, "write fast")
+    def _pexpireat(self, key: Any, when: Any, *opts: Any) -> int:
+        return self.expire_generic(key, when, opts, 0, True, "pexpireat")
+
+    def ttl_generic(self, key: Any, output_ms: bool, output_abs: bool) -> int:
+        """``ttlGenericCommand``: -2 without the key, -1 without an expiry."""
+        if self.lookup_read(key, notouch=True) is None:
             return -2
-        at = self.expires.get(key)
-        if at is None:
+        when = self.get_expire(key)
+        if when == -1:
             return -1
-        return int((at - self.env.now) * 1000 + 500) // 1000
+        ttl = max(when if output_abs else when - self.mstime(), 0)
+        return ttl if output_ms else (ttl + 500) // 1000
 
-    @command("INFO")
-    def _info(self, section: Any = None) -> bytes:
-        lines = [
-            "# Clients", f"connected_clients:{len(self.connections)}",
-            "# Memory", f"used_memory:{self.used_memory}", f"maxmemory:{self.maxmemory}",
-            f"maxmemory_policy:{self.maxmemory_policy}",
-            "# Stats", *(f"{k}:{v}" for k, v in self.stats.items() if k != "rejected_oom"),
-            "# Keyspace", f"db0:keys={len(self.data)},expires={len(self.expires)},avg_ttl=0" if self.data else "",
-        ]
-        return ("\r\n".join(x for x in lines if x) + "\r\n").encode()
+    @redis_command("TTL", 2, "readonly fast")
+    def _ttl(self, key: Any) -> int:
+        return self.ttl_generic(key, False, False)
 
-    @command("CONFIG")
-    def _config(self, sub: Any, *args: Any) -> Any:
-        s = (sub.decode() if isinstance(sub, bytes) else str(sub)).upper()
-        names = [a.decode() if isinstance(a, bytes) else str(a) for a in args]
-        if s == "GET" and len(names) == 1:
-            conf = {"maxmemory": str(self.maxmemory), "maxmemory-policy": self.maxmemory_policy,
-                    "maxmemory-samples": str(self.maxmemory_samples)}
-            out: list[bytes] = []
-            for k, v in conf.items():
-                if _glob(names[0].lower(), k):
+    @redis_command("PTTL", 2, "readonly fast")
+    def _pttl(self, key: Any) -> int:
+        return self.ttl_generic(key, True, False)
+
+    @redis_command("EXPIRETIME", 2, "readonly fast")
+    def _expiretime(self, key: Any) -> int:
+        return self.ttl_generic(key, False, True)
+
+    @redis_command("PEXPIRETIME", 2, "readonly fast")
+    def _pexpiretime(self, key: Any) -> int:
+        return self.ttl_generic(key, True, True)
+
+    @redis_command("PERSIST", 2, "write fast")
+    def _persist(self, key: Any) -> int:
+        if self.lookup_write(key) is None:
+            return 0
+        return int(self.remove_expire(key))
+
+    # ========================================================= server.c
+    @redis_command("PING", -1, "fast sentinel")
+    def _ping(self, *args: Any) -> Any:
+        if len(args) > 1:
+            raise ReplyError("ERR wrong number of arguments for 'ping' command")
+        st = self.client_state()
+        if st.subscriptions:
+            self.push(st, [b"pong", args[0] if args else b""])
+            return None
+        return args[0] if args else "PONG"
+
+    @redis_command("ECHO", 2, "loading stale fast")
+    def _echo(self, message: Any) -> Any:
+        return message
+
+    @redis_command("TIME", 1, "loading stale fast")
+    def _time(self) -> list[bytes]:
+        us = round(self.unix_now() * 1e6)
+        return [str(us // 1_000_000).encode(), str(us % 1_000_000).encode()]
+
+    @redis_command("MULTI", 1, "noscript loading stale fast allow_busy")
+    def _multi(self) -> str:
+        st = self.client_state()
+        if st.multi is not None:
+            raise ReplyError("ERR MULTI calls can not be nested")
+        st.multi = []
+        st.multi_flags = set()
+        st.dirty_exec = False
+        return "OK"
+
+    @redis_command("EXEC", 1, "noscript loading stale skip_slowlog")
+    def _exec(self) -> Any:
+        return self.exec_transaction(self.client_state())
+
+    @redis_command("DISCARD", 1, "noscript loading stale fast allow_busy")
+    def _discard(self) -> str:
+        st = self.client_state()
+        if st.multi is None:
+            raise ReplyError("ERR DISCARD without MULTI")
+        self.discard_transaction(st)
+        return "OK"
+
+    @redis_command("RESET", 1, "noscript loading stale fast")
+    def _reset(self) -> str:
+        st = self.client_state()
+        self.discard_transaction(st)
+        self.unsubscribe_all(st, notify=False)
+        return "RESET"
+
+    @redis_command("QUIT", -1, "allow_busy")
+    def _quit(self, *args: Any) -> str:
+        self.free_client(self.client_state())
+        return "OK"
+
+    # ------------------------------------------------------------- INFO
+    @redis_command("INFO", -1, "loading stale sentinel")
+    def _info(self, *sections: Any) -> bytes:
+        wanted: list[str] = []
+        for s in sections:
+            name = as_bytes(s).decode(errors="replace").lower()
+            if name in ("all", "everything"):
+                wanted = list(INFO_SECTIONS)
+                break
+            wanted += list(INFO_SECTIONS) if name == "default" else [name]
+        if not sections:
+            wanted = list(INFO_SECTIONS)
+        blocks = [self.info_section(name) for name in INFO_SECTIONS if name in wanted]
+        return "\r\n".join(b for b in blocks if b).encode()
+
+    def info_section(self, name: str) -> str:
+        """One section of INFO, with Redis's field names."""
+        now = self.unix_now()
+        st = self.stats
+        if name == "server":
+            fields = {
+                "redis_version": "7.0.15", "redis_mode": "standalone", "os": "simcache", "arch_bits": 64,
+                "process_id": 1, "run_id": hashlib.sha1(f"{self.name}:{self.crashes}".encode()).hexdigest(),
+                "tcp_port": 6379, "server_time_usec": round(now * 1e6),
+                "uptime_in_seconds": int(self.env.now), "uptime_in_days": int(self.env.now // 86400),
+                "hz": self.hz, "configured_hz": self.hz, "lru_clock": int(now) & ((1 << 24) - 1),
+                "io_threads_active": int(self.io_threads > 1)}
+        elif name == "clients":
+            fields = {"connected_clients": len(self.clients), "cluster_connections": 0, "maxclients": 10000,
+                      "blocked_clients": len(self.blocked_clients), "tracking_clients": 0,
+                      "clients_in_timeout_table": sum(1 for b in self.blocked_clients if b.deadline)}
+        elif name == "memory":
+            used = self.used_memory
+            fields = {"used_memory": used, "used_memory_human": bytes_to_human(used),
+                      "used_memory_peak": self.used_memory_peak,
+                      "used_memory_peak_human": bytes_to_human(self.used_memory_peak),
+                      "used_memory_startup": self.baseline_memory,
+                      "used_memory_dataset": used - self.baseline_memory,
+                      "number_of_cached_scripts": len(self.scripts),
+                      "maxmemory": self.maxmemory, "maxmemory_human": bytes_to_human(self.maxmemory),
+                      "maxmemory_policy": self.maxmemory_policy}
+        elif name == "persistence":
+            fields = {"loading": 0, "async_loading": 0}
+        elif name == "stats":
+            fields = {"total_connections_received": st["total_connections_received"],
+                      "total_commands_processed": st["total_commands_processed"],
+                      "instantaneous_ops_per_sec": self.instantaneous_ops_per_sec, "rejected_connections": 0,
+                      "expired_keys": st["expired_keys"],
+                      "expired_stale_perc": f"{self.expired_stale_perc * 100:.2f}",
+                      "expired_time_cap_reached_count": st["expired_time_cap_reached_count"],
+                      "evicted_keys": st["evicted_keys"], "keyspace_hits": st["keyspace_hits"],
+                      "keyspace_misses": st["keyspace_misses"], "pubsub_channels": len(self.pubsub_channels),
+                      "pubsub_patterns": len(self.pubsub_patterns),
+                      "total_error_replies": st["total_error_replies"]}
+        elif name == "replication":
+            fields = {"role": "master", "connected_slaves": 0, "master_repl_offset": 0}
+        elif name == "cpu":
+            fields = {"used_cpu_sys": "0.000000", "used_cpu_user": f"{self.busy_time:.6f}"}
+        elif name == "cluster":
+            fields = {"cluster_enabled": 0}
+        elif name == "keyspace":
+            if not self.data:
+                return "# Keyspace\r\n"
+            fields = {"db0": f"keys={len(self.data)},expires={len(self.expires)},avg_ttl={self.avg_ttl}"}
+        else:
+            return ""
+        title = "CPU" if name == "cpu" else name.capitalize()
+        return f"# {title}\r\n" + "".join(f"{k}:{v}\r\n" for k, v in fields.items())
+
+    # ----------------------------------------------------------- CONFIG
+    def config_values(self) -> dict[str, str]:
+        """The configuration parameters the model has, as CONFIG GET shows them."""
+        pol = self.policy
+        return {"maxmemory": str(self.maxmemory), "maxmemory-policy": self.maxmemory_policy,
+                "maxmemory-samples": str(self.maxmemory_samples),
+                "lfu-log-factor": str(getattr(pol, "lfu_log_factor", 10)),
+                "lfu-decay-time": str(getattr(pol, "lfu_decay_time", 1)), "hz": str(self.hz)}
+
+    @redis_command("CONFIG|GET", -3, "admin noscript loading stale")
+    def _config_get(self, *patterns: Any) -> list[bytes]:
+        out: list[bytes] = []
+        seen: set[str] = set()
+        values = self.config_values()
+        for p in patterns:
+            pat = as_bytes(p)
+            for k, v in values.items():
+                if k not in seen and stringmatch(pat, k.encode(), nocase=True):
+                    seen.add(k)
                     out += [k.encode(), v.encode()]
-            return out
-        if s == "SET" and len(names) >= 2 and len(names) % 2 == 0:
-            for k, v in zip(names[::2], names[1::2], strict=True):
-                k = k.lower()
-                if k == "maxmemory":
-                    self.maxmemory = to_int(v.encode())
-                    self.policy = self._make_policy(self.maxmemory_policy)
-                elif k == "maxmemory-policy":
-                    if v.lower() not in MAXMEMORY_POLICIES:
-                        raise ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{k}') - "
-                                         f"argument(s) must be one of the following: " + ", ".join(MAXMEMORY_POLICIES))
-                    self.policy = self._make_policy(v.lower())
-                elif k == "maxmemory-samples":
-                    self.maxmemory_samples = to_int(v.encode())
-                    self.policy = self._make_policy(self.maxmemory_policy)
-                else:
-                    raise ReplyError(f"ERR Unknown option or number of arguments for CONFIG SET - '{k}'")
-            return "OK"
-        raise ReplyError(f"ERR unknown subcommand or wrong number of arguments for '{s}'. Try CONFIG HELP.")
+        return out
 
+    @redis_command("CONFIG|SET", -4, "admin noscript loading stale")
+    def _config_set(self, *pairs: Any) -> str:
+        if len(pairs) % 2:
+            raise ReplyError(SYNTAX)
+        names = [as_bytes(n).decode(errors="replace") for n in pairs[::2]]
+        values = list(pairs[1::2])
+        known = self.config_values()
+        for n in names:
+            if n.lower() not in known:
+                raise ReplyError(f"ERR Unknown option or number of arguments for CONFIG SET - '{n}'")
+        seen: set[str] = set()
+        new: dict[str, Any] = {}
+        for n, v in zip(names, values, strict=True):
+            key = n.lower()
+            if key in seen:
+                raise ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{n}') - duplicate parameter")
+            seen.add(key)
+            new[key] = self._config_value(key, v)
+        if "maxmemory-policy" in new and new["maxmemory-policy"] != self.maxmemory_policy:
+            self._make_policy(new["maxmemory-policy"])
+        if "maxmemory-samples" in new:
+            self.maxmemory_samples = new["maxmemory-samples"]
+            if hasattr(self.policy, "maxmemory_samples"):
+                self.policy.maxmemory_samples = self.maxmemory_samples
+        for attr in ("lfu-log-factor", "lfu-decay-time"):
+            if attr in new and hasattr(self.policy, attr.replace("-", "_")):
+                setattr(self.policy, attr.replace("-", "_"), new[attr])
+        if "hz" in new:
+            self.hz = min(max(new["hz"], 1), 500)
+        if "maxmemory" in new and new["maxmemory"] != self.maxmemory:
+            self.maxmemory = new["maxmemory"]
+            if not isinstance(self.policy, RedisPolicy):
+                self._make_policy(self.maxmemory_policy)  # an exact model is rebuilt at its new capacity
+            self.perform_evictions()  # startEvictionTimeProc: evict now rather than at the next command
+        return "OK"
 
-def _glob(pattern: str, s: str) -> bool:
-    import fnmatch
+    def _config_value(self, key: str, v: Any) -> Any:
+        def fail(why: str) -> ReplyError:
+            return ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{key}') - {why}")
 
-    return fnmatch.fnmatchcase(s, pattern)
+        if key == "maxmemory":
+            n = memtoull(v)
+            if n is None:
+                raise fail("argument must be a memory value")
+            return n
+        if key == "maxmemory-policy":
+            name = as_bytes(v).decode(errors="replace").lower()
+            if name not in MAXMEMORY_POLICIES:
+                raise fail("argument(s) must be one of the following: " + ", ".join(MAXMEMORY_POLICIES))
+            return name
+        lo = 1 if key == "maxmemory-samples" else 0
+        n2 = string2ll(v)
+        if n2 is None:
+            raise fail("argument couldn't be parsed into an integer")
+        if not lo <= n2 <= _INT_MAX:
+            raise fail(f"argument must be between {lo} and {_INT_MAX} inclusive")
+        return n2
+
+    @redis_command("CONFIG|RESETSTAT", 2, "admin noscript loading stale")
+    def _config_resetstat(self) -> str:
+        for k in self.stats:
+            self.stats[k] = 0
+        self.used_memory_peak = self.used_memory
+        return "OK"

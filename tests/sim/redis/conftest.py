@@ -1,0 +1,83 @@
+"""Fixtures for the Redis tests: a real ``redis-server`` on a free local port, for the differential tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def real_redis() -> Iterator[Any]:
+    """A redis-py client (RESP2) of a fresh ``redis-server`` (no persistence); skips when it is not installed.
+
+    The simulated connection speaks RESP2, so the differential tests compare raw replies on a RESP2
+    connection; redis-py's default (RESP3 with ``legacy_responses``) is compared method by method by
+    :func:`real_redis_resp3`.
+    """
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server), so the differential tests "
+                    "against a real Redis cannot run")
+    redis = pytest.importorskip("redis", reason="the redis Python package is needed to talk to a real redis-server")
+    port = _free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    break
+            except redis.exceptions.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"redis-server did not start on port {port}")
+                time.sleep(0.05)
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def real_redis_resp3(real_redis: Any) -> Iterator[Any]:
+    """A second client of the same server with redis-py's default protocol (RESP3, legacy response shapes)."""
+    import redis
+
+    kw = real_redis.connection_pool.connection_kwargs
+    client = redis.Redis(host=kw["host"], port=kw["port"], socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fresh_redis(real_redis: Any) -> Any:
+    """The real server, emptied and back to its default configuration."""
+    reset_real(real_redis)
+    return real_redis
+
+
+def reset_real(r: Any) -> None:
+    """FLUSHALL, SCRIPT FLUSH and the default maxmemory settings on the real server."""
+    r.flushall()
+    r.script_flush()
+    r.config_set("maxmemory", 0)
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory-samples", 5)
