@@ -18,13 +18,13 @@ from simcache.sim.app import App
 from simcache.sim.clients import ClosedLoopClient, OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
 from simcache.sim.dists import Dist
+from simcache.sim.memcached import Client as MemcacheClient
+from simcache.sim.memcached import MemcachedServer
 from simcache.sim.pool import BlockingConnectionPool, ConnectionPool
 from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.redis.server import KEY_OVERHEAD
 from simcache.sim.report import SimResult, summarize, three_tier_figures  # noqa: F401 (re-exported for the tour)
 from simcache.sim.runner import System, simulate_system
-from simcache.sim.memcached import Client as MemcacheClient
-from simcache.sim.memcached import MemcachedServer
 from simcache.sim.seed import SeedCache, SeedMemcache
 from simcache.sim.strategies import STRATEGIES, make_strategy, strategy_class, strategy_options
 from simcache.sim.world import World

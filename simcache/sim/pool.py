@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -124,8 +124,7 @@ class BlockingConnectionPool(ConnectionPool):
         else:
             yield ev | self.env.timeout(self.timeout)
         if ev.triggered:
-            got: Connection = ev.value
-            return got
+            return cast(Connection, ev.value)
         self._waiters.remove(ev)
         self.exhausted += 1
         raise ConnectionError("No connection available.")

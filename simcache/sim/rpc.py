@@ -131,7 +131,7 @@ def answer(call: Call, value: Any) -> None:
     ev = call.reply
     if ev is None or ev.triggered:
         return  # nobody waits any more: the caller gave up before the reply came back
-    if isinstance(value, BaseException):
+    if isinstance(value, Exception):
         ev.fail(value)
         ev.defused = True  # nobody may be waiting any more (an app crash interrupted the caller)
     else:
@@ -208,18 +208,17 @@ class Deadlines(DeadlineQueue):
         self.message = message
 
     def _expire_one(self, x: Call | simpy.Event) -> None:
+        ev: simpy.Event | None = x if isinstance(x, simpy.Event) else None
         if isinstance(x, Call):
             x.settled = True
             if x.carrier is not None:
                 if x.carrier.is_alive:
                     x.carrier.interrupt(_Deadline(self.message))
                 return
-            x = x.reply  # type: ignore[assignment]
-            if x is None:
-                return
-        if not x.triggered:
-            x.fail(TimeoutError(self.message))
-            x.defused = True
+            ev = x.reply
+        if ev is not None and not ev.triggered:
+            ev.fail(TimeoutError(self.message))
+            ev.defused = True
 
 
 def _waiting(x: Call | simpy.Event) -> bool:
@@ -271,7 +270,7 @@ def call(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0,
     net = world.network
     try:
         if cause.delay is None:
-            yield from _lost(c, env)
+            return (yield from _lost(c, env))
         yield env.timeout(cause.delay)
         if net.epoch != cause.epoch and not net.still_up(server.node, c.src, cause.epoch, cause.route):
             yield from _lost(c, env)
@@ -299,8 +298,9 @@ def _back(world: World, server: Server, c: Call, size: float = 0.0) -> Generator
     d = net.transit(server.node, c.src, size)
     if d is None:
         yield from _lost(c, env)
+        return
     epoch = net.epoch
-    route = net.route(server.node, c.src) if epoch != c.epoch else c.route
+    route = net.route(server.node, c.src)
     yield env.timeout(d)
     if net.epoch != epoch and not net.still_up(server.node, c.src, epoch, route):
         yield from _lost(c, env)
@@ -311,7 +311,7 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
     net = world.network
     d = net.transit(c.src, server.node, c.size)
     if d is None:
-        yield from _lost(c, env)
+        return (yield from _lost(c, env))
     c.epoch = net.epoch
     c.route = net.route(c.src, server.node)
     c.wake = env.now + d

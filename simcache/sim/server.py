@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import simpy
 
@@ -68,20 +68,30 @@ def command(*names: str) -> Callable[[Handler], Handler]:
 
 
 class Deferred:
-    """A reply a handler will give later (a blocked client); :meth:`resolve` sends it."""
+    """A reply a handler will give later (a blocked client); :meth:`resolve` sends it.
 
-    __slots__ = ("server", "call", "epoch", "done")
+    A value resolved while the command is still in service is kept and sent when the service ends.
+    """
+
+    __slots__ = ("server", "call", "epoch", "done", "early")
 
     def __init__(self) -> None:
         self.server: Server | None = None
         self.call: Call | None = None
         self.epoch = -1
         self.done = False
+        self.early: Any = None
 
     def resolve(self, value: Any) -> bool:
         """Send ``value`` (an exception instance for an error reply) as the reply; False if it is too late."""
+        if self.done:
+            return False
         srv = self.server
-        if self.done or srv is None or self.call is None or srv.epoch != self.epoch:
+        if srv is None or self.call is None:
+            self.done = True  # still in service: the reply leaves when the service ends
+            self.early = value
+            return True
+        if srv.epoch != self.epoch:
             return False
         self.done = True
         srv._deferred.pop(self, None)
@@ -280,7 +290,7 @@ class Server(Component):
 
     def _send(self, call: Call, value: Any) -> None:
         # sent even when the caller has stopped waiting: the reply still crosses the network (and draws its delay)
-        self.world.network.send(self.node, call.src, size_of(value), _deliver, (call, value))
+        self.world.network.send(self.node, call.src, self.reply_size(value), _deliver, (call, value))
 
     def reply_size(self, reply: Any) -> int:
         """Bytes of a reply on the wire."""
@@ -310,7 +320,7 @@ class Server(Component):
         t.callbacks.append(self._finish)
 
     def _finish(self, ev: simpy.Event) -> None:
-        job = ev.value
+        job = cast(_Job, ev.value)
         extra = self.complete(job)
         if extra > 0.0:
             self.finish_later(job, extra)
@@ -348,6 +358,8 @@ class Server(Component):
             reply.server, reply.call, reply.epoch = self, call, self.epoch
             if not reply.done:
                 self._deferred[reply] = None
+            elif reply.early is not None:
+                self._send(call, reply.early)
 
     # ----------------------------------------------------- events engine
     def _worker(self) -> Generator[simpy.Event, Any, None]:

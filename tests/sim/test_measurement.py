@@ -71,9 +71,10 @@ def test_warmup_applies_to_every_metric() -> None:
 
 def test_turning_loss_or_retries_on_does_not_change_the_workload() -> None:
     def keys(**kw: object) -> list[int]:
-        from simcache.sim.runner import simulate_system
-        from simcache.catalog import get_model
         import sys
+
+        from simcache.catalog import get_model
+        from simcache.sim.runner import simulate_system
 
         spec = get_model("three-tier")
         mod = sys.modules[spec.source]
