@@ -77,12 +77,17 @@ def format_summary(s: dict[str, Any]) -> str:
              + (f"  engine {s['engine']}" if "engine" in s else "")]
     head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
             "stale_reads", "concurrent_reads", "dirty_reads", "writes_lost", "late_commits"]
-    for k in head:
+    skip = {"model", "seed", "wall_seconds", "engine", "duration", "faults", "tiers"}
+    # the headline numbers first, then every other number or text a model reports (its own fields)
+    rest = [k for k, v in s.items() if k not in head and k not in skip and isinstance(v, int | float | str)]
+    for k in head + rest:
         if k in s and s[k] is not None:
             v = s[k]
             lines.append(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
-    for section in ("hit_ratio", "latency_ms", "latency", "read_latency_ms", "write_latency_ms", "db", "outcomes",
-                    "errors"):
+    sections = ["hit_ratio", "latency_ms", "latency", "read_latency_ms", "write_latency_ms", "db", "outcomes",
+                "errors"]
+    sections += [k for k, v in s.items() if isinstance(v, dict) and k not in sections and k not in skip]
+    for section in sections:
         d = s.get(section)
         if isinstance(d, dict) and d:
             vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())

@@ -97,11 +97,12 @@ class ScriptError(Exception):
 
 
 def _script_arg(a: Any) -> Any:
-    """A ``redis.call`` argument as Lua hands it to Redis (numbers as text, ``%.14g`` for non-integers)."""
+    """A ``redis.call`` argument as Lua hands it to Redis: numbers as ``%.17g`` text (``script_lua.c``
+    ``luaArgsToRedisArgv``: "we can't use lua_tolstring() ... it loses precision")."""
     if isinstance(a, bool):
         raise ScriptError("ERR Lua redis lib command arguments must be strings or integers")
     if isinstance(a, float):
-        return (b"%d" % a) if a.is_integer() and abs(a) < 1e15 else (b"%.14g" % a)
+        return b"%.17g" % a
     if isinstance(a, bytes | str | int):
         return as_bytes(a)
     return a
