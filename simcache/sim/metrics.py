@@ -1,7 +1,7 @@
 """The metrics recorder: request outcomes, streaming latency quantiles, windowed counters, scraped gauges.
 
 Components never compute statistics: they call the recorder when something
-happens to a request (:meth:`Recorder.request`, :meth:`Recorder.read_served`,
+happens to a request (:meth:`Recorder.request`, :meth:`Recorder.read`,
 :meth:`Recorder.count`) and expose cumulative counters that the recorder
 scrapes once per time window (:meth:`Recorder.watch`), as a monitoring system
 would.  Latencies go into log-bucketed histograms (:class:`LogHistogram`) with a
