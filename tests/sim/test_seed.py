@@ -226,3 +226,16 @@ def test_the_seed_classes_read_as_the_seed_writes_them() -> None:
 def _at(w: World, t: float, fn: Any) -> Generator[simpy.Event, Any, None]:
     yield w.env.timeout(t)
     fn()
+
+
+def test_a_listener_attached_to_the_near_cache_later_sees_every_event() -> None:
+    w, (app,), _, _ = system(local=10)
+    seen: list[tuple[str, Any]] = []
+    assert app.local is not None
+    app.local.on_event = lambda kind, key, size: seen.append((kind, key))
+    log: list[Any] = []
+    request(w, app, 0.0, "read", "k", log)
+    request(w, app, 0.1, "read", "k", log)
+    request(w, app, 0.2, "write", "k", log, Value(w.new_write_id(), 100))
+    w.run(1)
+    assert seen == [("miss", "k"), ("hit", "k"), ("delete", "k")]
