@@ -130,22 +130,27 @@ class App(Component):
         served = ""
         answer: Any = None
         failure: RemoteError | None = None
+        epoch = self.epoch
+        crashed = False
         try:
             try:
                 answer, served = yield from self._run(op, key, value, proc)
             except RemoteError as err:
-                failure = err  # the app answers with the error; it travels back like any answer
+                # the app answers with the error (it travels back like any answer) -- unless the app died
+                # meanwhile and this came from code still unwinding in the dead process
+                crashed = self.epoch != epoch
+                failure = err
         except simpy.Interrupt:
-            self.world.served_by.pop(proc, None)
-            self.active.pop(proc, None)
-            if not self.host_up:
-                raise MessageLost from None
-            self.resets += 1
-            yield from self.world.network.hop(self.node, src)
-            raise ConnectionError("Connection reset by peer") from None
+            crashed = True
         finally:
             self.active.pop(proc, None)
             self.world.served_by.pop(proc, None)
+        if crashed:
+            if not self.host_up:
+                raise MessageLost
+            self.resets += 1
+            yield from self.world.network.hop(self.node, src)
+            raise ConnectionError("Connection reset by peer")
         # the answer has left the app: a crash from now on does not stop it
         yield from self.world.network.hop(self.node, src, getattr(answer, "size", 0))
         if failure is not None:

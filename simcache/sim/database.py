@@ -158,7 +158,8 @@ class DatabaseClient:
         self._deadlines = Deadlines(world.env, timeout, "database timeout") if timeout else None
 
     def _call(self, cmd: tuple[Any, ...], size: float = 0.0) -> Generator[simpy.Event, Any, Any]:
-        value = yield from call(self.world, self.node, self.server, cmd, size=size, deadlines=self._deadlines)
+        value = yield from call(self.world, self.node, self.server, cmd, size=size, deadlines=self._deadlines,
+                                host=self.host)
         if value.__class__ is Value:
             self.world.note_served(self.server.name)
         host = self.host

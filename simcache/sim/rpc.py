@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import simpy
 
 if TYPE_CHECKING:
+    from simcache.sim.component import Component
     from simcache.sim.server import Server
     from simcache.sim.world import World
 
@@ -226,7 +227,8 @@ def _waiting(x: Call | simpy.Event) -> bool:
 
 
 def call(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0, batch: bool = False,
-         deadlines: DeadlineQueue | None = None, conn: Any = None) -> Generator[simpy.Event, Any, Any]:
+         deadlines: DeadlineQueue | None = None, conn: Any = None,
+         host: Component | None = None) -> Generator[simpy.Event, Any, Any]:
     """Send ``cmd`` from node ``src`` to ``server`` and wait for the answer (see the module docstring).
 
     Args:
@@ -238,8 +240,12 @@ def call(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0,
         batch: send a list of commands in one message (a pipeline); the answer is the list of replies.
         deadlines: the caller's socket timeout (:class:`Deadlines`; None: wait forever, as redis-py's default).
         conn: the connection the call uses (servers with per-connection state read it).
+        host: the component the caller runs on: a call made while its process is down (a ``finally`` block
+            running in a crashed app) fails at once with ConnectionError and sends nothing.
     """
     env = world.env
+    if host is not None and not host.up:
+        raise ConnectionError("the calling process is down")
     c = Call(cmd, src, None, size, batch, env.now, conn)
     if deadlines is not None:
         deadlines.arm(c)
@@ -361,8 +367,13 @@ def _carry(world: World, server: Server, c: Call) -> Generator[simpy.Event, Any,
 
 
 def send(world: World, src: str, server: Server, cmd: Any, *, size: float = 0.0, batch: bool = False,
-         conn: Any = None) -> None:
-    """Send ``cmd`` and do not wait (a ``noreply`` command): it travels and runs by itself; nothing comes back."""
+         conn: Any = None, host: Component | None = None) -> None:
+    """Send ``cmd`` and do not wait (a ``noreply`` command): it travels and runs by itself; nothing comes back.
+
+    Nothing is sent when ``host``, the caller's component, is down.
+    """
+    if host is not None and not host.up:
+        return
     c = Call(cmd, src, None, size, batch, world.env.now, conn)
     world.network.send(src, server.node, size, server.deliver, c)
 

@@ -239,3 +239,23 @@ def test_a_listener_attached_to_the_near_cache_later_sees_every_event() -> None:
     request(w, app, 0.2, "write", "k", log, Value(w.new_write_id(), 100))
     w.run(1)
     assert seen == [("miss", "k"), ("hit", "k"), ("delete", "k")]
+
+
+def test_a_crashed_app_sends_nothing_from_code_still_unwinding() -> None:
+    class LockedRead(CacheAside):
+        """Takes a lock around the database read and releases it in ``finally`` (as the seed's lock does)."""
+
+        def get(self, key: Any) -> Generator[simpy.Event, Any, Any]:
+            yield from self.cache.set(f"lock:{key}", "1", nx=True, ex=30)
+            try:
+                return (yield from self.db.get(key))
+            finally:
+                yield from self.cache.delete(f"lock:{key}")
+
+    w, (app,), _, redis = system(LockedRead)
+    log: list[Any] = []
+    request(w, app, 0.0, "read", "k", log)
+    w.process(_at(w, 0.0045, app.crash))  # during the database read
+    w.run(1)
+    assert log[0][1] == "ConnectionError"  # the client is reset
+    assert b"lock:k" in redis.data  # the dead process could not release its lock: it stays until it expires

@@ -352,13 +352,13 @@ class Client:
         size = sum(_wire_size(c) for c in cmds)
         if len(cmds) == 1:
             try:
-                reply = yield from call(self.world, self.node, self.server, cmds[0], size=size,
+                reply = yield from call(self.world, self.node, self.server, cmds[0], size=size, host=self.host,
                                         deadlines=self._deadlines, conn=self.sock)
             except ResponseError as err:
                 reply = err
             replies = [reply]
         else:
-            replies = yield from call(self.world, self.node, self.server, cmds, size=size, batch=True,
+            replies = yield from call(self.world, self.node, self.server, cmds, size=size, batch=True, host=self.host,
                                       deadlines=self._deadlines, conn=self.sock)
         if self.host is not None:
             yield from pause_gate(self.host)
@@ -368,7 +368,7 @@ class Client:
         """Send ``cmds`` (noreply) and return at once: nobody waits, and the server sends nothing back."""
         batch = len(cmds) > 1
         send(self.world, self.node, self.server, cmds if batch else cmds[0], size=sum(_wire_size(c) for c in cmds),
-             batch=batch, conn=self.sock)
+             batch=batch, conn=self.sock, host=self.host)
 
     # ------------------------------------------------------ argument checks
     def _check_integer(self, value: Any, name: str) -> bytes:

@@ -1053,7 +1053,7 @@ class Redis(Commands):
                             pool.exhausted += 1
                             raise ConnectionError("Too many connections")
                 try:
-                    reply = yield from call(self.world, self.node, server, cmd, batch=batch,
+                    reply = yield from call(self.world, self.node, server, cmd, batch=batch, host=self.host,
                                             deadlines=self._deadlines, conn=held)
                 finally:
                     if conn is None:
