@@ -206,3 +206,7 @@ def simulate(p: HierarchyParams, seed: int, options: dict[str, dict[str, Any]] |
 def run(p: HierarchyParams, seed: int, options: dict[str, dict[str, Any]] | None = None,
         faults: list[Any] | None = None) -> dict[str, Any]:
     return simulate(p, seed, options, faults, timeseries=False).summary
+
+
+#: ``simcache run hierarchy --figures DIR``: per-tier hit ratio, load and reads served
+figures = hierarchy_figures

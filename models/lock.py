@@ -38,7 +38,7 @@ from simcache.sim.locks import (
     Redlock,
     StoreClient,
     critical_section,
-    lock_figure,  # noqa: F401 (the figure of this model's runs)
+    lock_figure,
 )
 from simcache.sim.redis import Redis
 from simcache.sim.report import SimResult
@@ -260,3 +260,7 @@ def simulate(p: LockParams, seed: int, faults: list[Any] | None = None, timeseri
        "lost updates, busy-wait load", LockParams)
 def run(p: LockParams, seed: int, faults: list[Any] | None = None) -> dict[str, Any]:
     return simulate(p, seed, faults, timeseries=False).summary
+
+
+#: ``simcache run lock --figures DIR``: acquisitions, double holds, refused writes and Redis load over time
+figures = lock_figure

@@ -43,7 +43,7 @@ from simcache.sim.ratelimit import (
     make_limiter,
     max_in_any_window,
     rate_limit_comparison_figure,  # noqa: F401 (the figures of this model's runs)
-    rate_limit_figure,  # noqa: F401
+    rate_limit_figure,
 )
 from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.report import SimResult
@@ -239,3 +239,7 @@ def simulate(p: RateLimitParams, seed: int, faults: list[Any] | None = None, tim
        "counter/log, token bucket): accepted fraction, most in any window, false rejects", RateLimitParams)
 def run(p: RateLimitParams, seed: int, faults: list[Any] | None = None) -> dict[str, Any]:
     return simulate(p, seed, faults, timeseries=False).summary
+
+
+#: ``simcache run rate-limit --figures DIR``: accepted and rejected requests per window
+figures = rate_limit_figure

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from simcache.catalog import model
@@ -44,6 +45,7 @@ from simcache.sim.stampede import (
     expected_recomputes_single_flight,
     expected_recomputes_xfetch,
     make_protection,
+    timeline_figure,
 )
 from simcache.sim.world import World
 
@@ -220,3 +222,11 @@ def simulate(p: StampedeParams, seed: int, faults: list[Any] | None = None, time
        "protections compared", StampedeParams)
 def run(p: StampedeParams, seed: int, faults: list[Any] | None = None) -> dict[str, Any]:
     return simulate(p, seed, faults, timeseries=False).summary
+
+
+def figures(result: SimResult, out_dir: str | Path) -> list[Path]:
+    """``simcache run stampede --figures DIR``: DB load, hit ratio and p99 per window, expiries marked."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timeline_figure(result, out / "stampede_timeline")
+    return [out / "stampede_timeline.png", out / "stampede_timeline.svg"]

@@ -175,3 +175,7 @@ def simulate(p: ThreeTierParams, seed: int, options: dict[str, dict[str, Any]] |
 def run(p: ThreeTierParams, seed: int, options: dict[str, dict[str, Any]] | None = None,
         faults: list[Any] | None = None) -> dict[str, Any]:
     return simulate(p, seed, options, faults, timeseries=False).summary
+
+
+#: ``simcache run three-tier --figures DIR``: latency and per-tier hit ratio over time
+figures = three_tier_figures

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
-from simcache.catalog import get_model, run_model
+from simcache.catalog import get_model, load_models, run_model
 from simcache.errors import UsageError
 from simcache.sim.faults import Fault, parse_fault
 from simcache.sim.metrics import to_json
+from simcache.sim.report import run_model_full
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (the model's duration parameter)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--figures", metavar="DIR", default=None,
+                   help="also write the model's figures (PNG) into DIR (created if missing; existing files of the "
+                        "same names are replaced)")
     p.set_defaults(func=run)
 
 
@@ -63,12 +69,34 @@ def run(args: argparse.Namespace) -> int:
         params["duration"] = args.duration
     # parsed before anything runs: a bad line is one error naming the part that is wrong
     faults = [parse_fault(line) for line in args.faults]
-    summary = run_model(args.name, params, args.seed, faults=faults)
+    if args.figures is not None:
+        figures = model_figures(spec)
+        out = Path(args.figures)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--figures: {out} exists and is not a folder")
+        result = run_model_full(args.name, params, args.seed, faults=faults)
+        summary = result.summary
+        try:
+            written = figures(result, out)
+        except OSError as err:
+            raise UsageError(f"--figures: cannot write into {out}: {err.strerror or err}") from None
+        summary["figures"] = [str(x) for x in written]
+    else:
+        summary = run_model(args.name, params, args.seed, faults=faults)
     if args.json:
         print(to_json(summary))
         return 0
     print(format_summary(summary))
     return 0
+
+
+def model_figures(spec: Any) -> Any:
+    """The model module's ``figures(result, out_dir) -> [paths]``; a model without one is a usage error."""
+    fn = getattr(sys.modules.get(spec.source), "figures", None)
+    if fn is None:
+        have = sorted(n for n, m in load_models().items() if getattr(sys.modules.get(m.source), "figures", None))
+        raise UsageError(f"model {spec.name!r} draws no figures; models with figures: {', '.join(have) or 'none'}")
+    return fn
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -77,7 +105,7 @@ def format_summary(s: dict[str, Any]) -> str:
              + (f"  engine {s['engine']}" if "engine" in s else "")]
     head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
             "stale_reads", "concurrent_reads", "dirty_reads", "writes_lost", "late_commits"]
-    skip = {"model", "seed", "wall_seconds", "engine", "duration", "faults", "tiers"}
+    skip = {"model", "seed", "wall_seconds", "engine", "duration", "faults", "tiers", "figures"}
     # the headline numbers first, then every other number or text a model reports (its own fields)
     rest = [k for k, v in s.items() if k not in head and k not in skip and isinstance(v, int | float | str)]
     for k in head + rest:
@@ -95,6 +123,8 @@ def format_summary(s: dict[str, Any]) -> str:
     faults = s.get("faults")
     if isinstance(faults, list):
         lines.append(f"  {'faults':<22} {', '.join(_fault_text(f) for f in faults) or 'none'}")
+    if s.get("figures"):
+        lines.append(f"  {'figures':<22} {', '.join(s['figures'])}")
     tiers = s.get("tiers")
     if isinstance(tiers, dict):
         for name, d in tiers.items():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +112,15 @@ def test_bad_fault_lines_and_options_are_one_line_exit_2(argv: list[str], needle
 def test_a_model_without_faults_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "mm1", "--fault", "crash:queue@1"]) == 2
     assert "takes no fault schedule" in capsys.readouterr().err
+
+
+def test_figures_are_written_for_models_that_draw_them(tmp_path: Path) -> None:
+    out = tmp_path / "figs"
+    r = subprocess.run([sys.executable, "-m", "simcache", "run", "three-tier", "--duration", "2", "--figures", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["hit_ratio.png", "latency.png"]
+    assert all(p.stat().st_size > 5000 for p in out.iterdir())
+    bad = subprocess.run([sys.executable, "-m", "simcache", "run", "mm1", "--figures", str(out)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "draws no figures" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
