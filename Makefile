@@ -5,9 +5,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= results
 
-.PHONY: setup tour test test-fast lint bench clean
+.PHONY: setup tour test test-fast test-slow test-install lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[all]'
@@ -23,6 +23,10 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -n 2 -q
+
+# builds the wheel, installs it into a temporary virtualenv and runs models, sweeps and the tour from elsewhere
+test-install: setup
+	$(BIN)/python -m pytest -q -m slow tests/test_install.py
 
 lint: setup
 	$(BIN)/ruff check simcache tests models experiments benchmarks

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from simcache.errors import UsageError
+from simcache.shipped import shipped_dir
 
 RunFn = Callable[[Any, int], dict[str, Any]]
 
@@ -123,7 +124,7 @@ def model(name: str, description: str, params: type, options: tuple[str, ...] = 
 def model_dirs() -> list[Path]:
     """Folders searched for model files: SIMCACHE_MODELS_PATH, then the project's models/."""
     dirs = [Path(p) for p in os.environ.get("SIMCACHE_MODELS_PATH", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parent.parent / "models")
+    dirs.append(shipped_dir("models"))
     return [d for d in dirs if d.is_dir()]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from simcache.sweeps.executors import EXECUTORS
 
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "once: a sweep stopped at any moment and started again computes only the missing runs. Writes runs.csv, "
         "summary.csv (mean and 95% CI per point), metadata.json and the sweep's figures. Exit status 1 when "
         "some runs failed, 2 for a bad sweep file or argument.")
-    p.add_argument("file", metavar="FILE", help="sweep file (TOML), e.g. experiments/smoke.toml")
+    p.add_argument("file", metavar="FILE", help="sweep file (TOML), e.g. my_sweep.toml, or the name of a shipped "
+                   "one (smoke, tour, three_tier_crash, stampede_protections, ...: the files in experiments/)")
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="serial: this process; local: a process pool on all cores (default); dask: a Dask cluster "
                    "(the default when --scheduler is given)")
@@ -45,11 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def sweep_file(arg: str) -> str | Path:
+    """A sweep file's path: ``arg`` itself when it is a file or looks like a path, else the shipped sweep named so."""
+    from simcache.sweeps.run import experiment_path
+
+    p = Path(arg)
+    if p.is_file() or p.suffix == ".toml" or len(p.parts) > 1:
+        return arg
+    return experiment_path(arg)
+
+
 def run(args: argparse.Namespace) -> int:
     from simcache.sweeps.run import run_sweep
     from simcache.sweeps.spec import load_sweep
 
-    spec = load_sweep(args.file)
+    spec = load_sweep(sweep_file(args.file))
     if args.quick:
         spec = spec.quick_variant()
     if args.dry_run:

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from simcache.errors import UsageError
+from simcache.shipped import shipped_dir
 from simcache.sweeps.aggregate import runs_table, summarize
 from simcache.sweeps.executors import check_executor, make_executor
 from simcache.sweeps.seeds import run_seed
@@ -197,7 +198,7 @@ def experiment_path(name: str) -> Path:
     as_path = Path(name)
     if as_path.suffix == ".toml" and as_path.is_file():
         return as_path
-    folder = Path(__file__).resolve().parents[2] / "experiments"
+    folder = shipped_dir("experiments")
     path = folder / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none found"
