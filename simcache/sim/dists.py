@@ -116,44 +116,12 @@ class Dist:
 
         return draw
 
-    def buffered(self, rng: np.random.Generator, batch: int = 2048) -> Buffered:
-        """Like :meth:`sampler` (the same draws), with the batch exposed for hot loops to pop directly."""
-        return Buffered(self, rng, batch)
-
     def __str__(self) -> str:
         if self.kind == "empirical":
             return "empirical:" + ",".join(f"{v:g}" for v in self.values)
         if self.kind in ("constant", "exponential"):
             return f"{self.kind}:{self.a:g}"
         return f"{self.kind}:{self.a:g},{self.b:g}"
-
-
-class Buffered:
-    """One draw per call from a pre-drawn batch; hot callers pop ``buf`` themselves and call :meth:`refill`
-    when it is empty (``d = buf.pop() if buf else refill()``).  Draws equal :meth:`Dist.sampler`'s."""
-
-    __slots__ = ("dist", "rng", "batch", "buf", "_const")
-
-    def __init__(self, dist: Dist, rng: np.random.Generator, batch: int = 2048) -> None:
-        self.dist = dist
-        self.rng = rng
-        self.batch = batch
-        self.buf: list[float] = []
-        # constants consume no random numbers (as Dist.sampler's constant lambda)
-        const = dist.kind == "constant" or (dist.kind == "uniform" and dist.a == dist.b)
-        self._const = float(dist.a) if const else None
-
-    def refill(self) -> float:
-        """Draw the next batch; return (and consume) its first draw."""
-        if self._const is not None:
-            self.buf = [self._const] * self.batch
-        else:
-            self.buf = self.dist.draw(self.rng, self.batch)[::-1].tolist()
-        return self.buf.pop()
-
-    def __call__(self) -> float:
-        buf = self.buf
-        return buf.pop() if buf else self.refill()
 
 
 def constant(v: float) -> Dist:
