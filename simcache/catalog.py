@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import inspect
+import math
 import os
 import sys
 import time
@@ -226,6 +227,8 @@ def convert_value(owner: str, key: str, typ: Any, value: Any) -> Any:
             return float(value)
         if typ in (int, float, bool, str) and not isinstance(value, typ):
             raise UsageError(f"{owner}: {key} expects {typ.__name__}, got {value!r}")
+        if typ is float and not math.isfinite(value):
+            raise UsageError(f"{owner}: {key} expects a finite number, got {value!r}")
         return value
     try:
         if typ is bool:
@@ -238,7 +241,10 @@ def convert_value(owner: str, key: str, typ: Any, value: Any) -> Any:
         if typ is int:
             return int(float(value)) if float(value).is_integer() else int(value)
         if typ is float:
-            return float(value)
+            f = float(value)
+            if not math.isfinite(f):
+                raise UsageError(f"{owner}: {key} expects a finite number, got {value!r}")
+            return f
         if origin in (tuple, list):
             parts = [x for x in value.split(",") if x]
             inner = args[0] if args else str

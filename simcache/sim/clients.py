@@ -244,8 +244,8 @@ class OpenLoopClient(Client):
         super().__init__(world, name, node, app, workload, **kw)
         if arrivals not in ("poisson", "mmpp", "diurnal"):
             raise UsageError(f"{name}: arrivals must be poisson, mmpp or diurnal, got {arrivals!r}")
-        if arrivals != "mmpp" and not rate > 0:
-            raise UsageError(f"{name}: rate must be > 0 requests/s, got {rate!r}")
+        if arrivals != "mmpp" and not (rate > 0 and math.isfinite(rate)):
+            raise UsageError(f"{name}: rate must be a finite number > 0 requests/s, got {rate!r}")
         self.rate = float(rate)
         self.arrivals = arrivals
         arng = world.rng(f"{name}:arrivals")

@@ -12,6 +12,7 @@ the components that can fail (looked up by name by fault schedules).
 from __future__ import annotations
 
 import itertools
+import math
 import zlib
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from simcache.sim.component import Component
     from simcache.sim.network import Network
     from simcache.sim.oracle import Oracle
+
+
+#: metric windows a run may have (each is a row per metric in the time series)
+MAX_WINDOWS = 1_000_000
 
 
 class World:
@@ -104,8 +109,14 @@ class World:
     def run(self, until: float) -> None:
         """Run until simulated time ``until``, scraping watched counters once per window and at the warmup."""
         at = float(until)
+        if not math.isfinite(at):
+            raise UsageError(f"a run must end at a finite time, got until={until!r}")
         if at <= self.env.now:
             raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        windows = (at - self.env.now) / self.recorder.window
+        if windows > MAX_WINDOWS:
+            raise UsageError(f"window {self.recorder.window:g} s gives {windows:,.0f} metric windows over the run; at "
+                             f"most {MAX_WINDOWS:,} (a window of at least {(at - self.env.now) / MAX_WINDOWS:g} s)")
         rec = self.recorder
         rec.scrape(self.env.now)
         self.env.process(self._scraper(at))

@@ -124,3 +124,20 @@ def test_figures_are_written_for_models_that_draw_them(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "simcache", "run", "mm1", "--figures", str(out)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "draws no figures" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("model", "argv", "needle"), [
+    ("three-tier", ["--set", "window=1e-9"], "at most 1,000,000"),
+    ("three-tier", ["--set", "rate=inf"], "rate expects a finite number"),
+    ("three-tier", ["--set", "rate=nan"], "rate expects a finite number"),
+    ("three-tier", ["--set", "duration=inf"], "duration expects a finite number"),
+    ("three-tier", ["--seed", "-1"], "seed must be an integer >= 0"),
+    ("hierarchy", ["--set", "duration=inf"], "duration expects a finite number"),
+    ("stampede", ["--set", "window=1e-9", "--set", "duration=1"], "at most 1,000,000"),
+    ("lock", ["--set", "duration=nan"], "duration expects a finite number"),
+])
+def test_values_that_would_hang_or_exhaust_memory_are_refused(model: str, argv: list[str], needle: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", model, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
