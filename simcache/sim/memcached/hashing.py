@@ -112,19 +112,12 @@ def _check_weight(node: str, weight: int) -> int:
     return int(weight)
 
 
-class ModuloHash:
-    """``hash(key) % n`` over the nodes in the order they were added (twemproxy ``nc_modula.c``).
+class _WeightedHasher:
+    """What the modulo and ketama hashers share: weighted nodes in the order they were added, rebuilt on change."""
 
-    Args:
-        nodes: initial node names.
-        hash_function: key bytes -> 32-bit hash (default :func:`hash_md5`).
-    """
-
-    def __init__(self, nodes: Iterable[str] | None = None,
-                 hash_function: Callable[[bytes], int] = hash_md5) -> None:
+    def __init__(self, nodes: Iterable[str] | None, hash_function: Callable[[bytes], int]) -> None:
         self.hash_function = hash_function
         self.weights: dict[str, int] = {}
-        self._slots: list[str] = []
         for n in nodes or ():
             self.add_node(n)
 
@@ -134,11 +127,10 @@ class ModuloHash:
         return list(self.weights)
 
     def _rebuild(self) -> None:
-        # nc_modula.c: one continuum slot per unit of weight, servers in order
-        self._slots = [n for n, w in self.weights.items() for _ in range(w)]
+        raise NotImplementedError
 
     def add_node(self, node: str, weight: int = 1) -> None:
-        """Add ``node`` (appended to the list: keys move as ``hash % n`` changes)."""
+        """Add ``node`` with ``weight`` (a node already there is left as it is)."""
         if node not in self.weights:
             self.weights[node] = _check_weight(node, weight)
             self._rebuild()
@@ -149,6 +141,24 @@ class ModuloHash:
             raise ValueError(f"No such node {node} to remove")
         del self.weights[node]
         self._rebuild()
+
+
+class ModuloHash(_WeightedHasher):
+    """``hash(key) % n`` over the nodes in the order they were added (twemproxy ``nc_modula.c``).
+
+    Args:
+        nodes: initial node names.
+        hash_function: key bytes -> 32-bit hash (default :func:`hash_md5`).
+    """
+
+    def __init__(self, nodes: Iterable[str] | None = None,
+                 hash_function: Callable[[bytes], int] = hash_md5) -> None:
+        self._slots: list[str] = []
+        super().__init__(nodes, hash_function)
+
+    def _rebuild(self) -> None:
+        # nc_modula.c: one continuum slot per unit of weight, servers in order
+        self._slots = [n for n, w in self.weights.items() for _ in range(w)]
 
     def get_node(self, key: Any) -> str | None:
         """The node for ``key``: ``slots[hash(key) % len(slots)]``."""
@@ -176,7 +186,7 @@ def ketama_points(weight: int, total_weight: int, live_servers: int) -> int:
     return int(np.floor(f(float(x) + 0.0000000001))) * _KETAMA_POINTS_PER_HASH
 
 
-class KetamaHash:
+class KetamaHash(_WeightedHasher):
     """libketama-compatible consistent hashing (twemproxy ``src/hashkit/nc_ketama.c``).
 
     Args:
@@ -186,17 +196,9 @@ class KetamaHash:
 
     def __init__(self, nodes: Iterable[str] | None = None,
                  hash_function: Callable[[bytes], int] = hash_md5) -> None:
-        self.hash_function = hash_function
-        self.weights: dict[str, int] = {}
         self._values: list[int] = []
         self._owners: list[str] = []
-        for n in nodes or ():
-            self.add_node(n)
-
-    @property
-    def nodes(self) -> list[str]:
-        """Node names in rotation, in the order they were added."""
-        return list(self.weights)
+        super().__init__(nodes, hash_function)
 
     def _rebuild(self) -> None:
         total = sum(self.weights.values())
@@ -212,19 +214,6 @@ class KetamaHash:
         points.sort(key=lambda p: p[0])
         self._values = [v for v, _ in points]
         self._owners = [n for _, n in points]
-
-    def add_node(self, node: str, weight: int = 1) -> None:
-        """Add ``node`` with ``weight`` (its share of points is ``weight / total``)."""
-        if node not in self.weights:
-            self.weights[node] = _check_weight(node, weight)
-            self._rebuild()
-
-    def remove_node(self, node: str) -> None:
-        """Remove ``node``; ValueError when it is not there."""
-        if node not in self.weights:
-            raise ValueError(f"No such node {node} to remove")
-        del self.weights[node]
-        self._rebuild()
 
     def points(self) -> dict[str, int]:
         """Points per node on the continuum."""

@@ -19,7 +19,13 @@ from collections import deque
 from typing import Any
 
 from simcache.sim.redis.core import ELEMENT_OVERHEAD, BlockRequest, RedisCore, RObj, redis_command, value_bytes
-from simcache.sim.redis.proto import LLONG_MAX, LLONG_MIN, parse_float, parse_positive_long, parse_range_long
+from simcache.sim.redis.proto import (
+    LLONG_MAX,
+    LLONG_MIN,
+    parse_float,
+    parse_positive_long,
+    parse_range_long,
+)
 from simcache.sim.rpc import ReplyError
 
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from simcache.sim.redis.core import ELEMENT_OVERHEAD, RedisCore, RObj, redis_command, value_bytes
 from simcache.sim.redis.lists import parse_long
-from simcache.sim.redis.proto import SYNTAX, WRONGTYPE, format_double, parse_float, parse_lex_bound, parse_score_bound
+from simcache.sim.redis.proto import (
+    SYNTAX,
+    WRONGTYPE,
+    format_double,
+    parse_float,
+    parse_lex_bound,
+    parse_score_bound,
+)
 from simcache.sim.rpc import ReplyError
 
 NOT_RANGE = "ERR min or max is not a float"
