@@ -22,6 +22,7 @@ from simcache.sim.redis.core import ELEMENT_OVERHEAD, BlockRequest, RedisCore, R
 from simcache.sim.redis.proto import (
     LLONG_MAX,
     LLONG_MIN,
+    index_range,
     parse_float,
     parse_positive_long,
     parse_range_long,
@@ -118,16 +119,8 @@ class ListCommands(RedisCore):
         if obj is None:
             return []
         q: deque[Any] = obj.value
-        n = len(q)
-        if start < 0:
-            start += n
-        if end < 0:
-            end += n
-        start = max(start, 0)
-        if start > end or start >= n:
-            return []
-        end = min(end, n - 1)
-        return list(itertools.islice(q, start, end + 1))
+        span = index_range(start, end, len(q))
+        return [] if span is None else list(itertools.islice(q, *span))
 
     @redis_command("LINDEX", 3, "readonly")
     def _lindex(self, key: Any, index_arg: Any) -> Any:
@@ -147,13 +140,8 @@ class ListCommands(RedisCore):
         if obj is None:
             return "OK"
         q: deque[Any] = obj.value
-        n = len(q)
-        if start < 0:
-            start += n
-        if end < 0:
-            end += n
-        start = max(start, 0)
-        keep = [] if start > end or start >= n else list(itertools.islice(q, start, min(end, n - 1) + 1))
+        span = index_range(start, end, len(q))
+        keep = [] if span is None else list(itertools.islice(q, *span))
         obj.value = deque(keep)
         obj.size = sum(_elem_bytes(e) for e in keep)
         if keep:

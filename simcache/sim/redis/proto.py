@@ -303,3 +303,16 @@ def upper_name(name: Any) -> str:
     if isinstance(name, bytes | bytearray):
         return bytes(name).decode(errors="replace").upper()
     return str(name).upper()
+
+
+def index_range(start: int, end: int, n: int) -> tuple[int, int] | None:
+    """Redis's inclusive index range over ``n`` elements (negative counts from the end), as a half-open
+    ``(first, stop)`` slice, or None when it is empty (``t_list.c`` ``lrangeGenericCommand``, ``t_zset.c``)."""
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    start = max(start, 0)
+    if start > end or start >= n:
+        return None
+    return start, min(end, n - 1) + 1

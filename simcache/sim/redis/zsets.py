@@ -19,6 +19,7 @@ from simcache.sim.redis.proto import (
     SYNTAX,
     WRONGTYPE,
     format_double,
+    index_range,
     parse_float,
     parse_lex_bound,
     parse_score_bound,
@@ -314,15 +315,11 @@ class ZSetCommands(RedisCore):
         order = z.order
         if rangetype == "rank":
             n = len(order)
-            if start < 0:
-                start += n
-            if end < 0:
-                end += n
-            start = max(start, 0)
-            if start > end or start >= n:
+            ranks = index_range(start, end, n)
+            if ranks is None:
                 return []
-            end = min(end, n - 1)
-            items = order[n - 1 - end:n - start][::-1] if reverse else order[start:end + 1]
+            first, stop = ranks
+            items = order[n - stop:n - first][::-1] if reverse else order[first:stop]
             return self.zset_reply(items, withscores)
         if rangetype == "score":
             i, k = z.score_span(lo, lo_ex, hi, hi_ex)
@@ -411,12 +408,5 @@ class ZSetCommands(RedisCore):
         obj = self.lookup_write(key, "zset")
         if obj is None:
             return 0
-        n = len(obj.value)
-        if start < 0:
-            start += n
-        if end < 0:
-            end += n
-        start = max(start, 0)
-        if start > end or start >= n:
-            return 0
-        return self.zremrange(key, (start, min(end, n - 1) + 1), obj)
+        span = index_range(start, end, len(obj.value))
+        return 0 if span is None else self.zremrange(key, span, obj)
