@@ -108,24 +108,8 @@ def bytes_to_human(n: int) -> str:
 
 class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetCommands, PubSubCommands,
                   ScriptCommands):
-    """A single Redis instance.
-
-    Args:
-        world: the simulation world.
-        name: component name (also the node unless ``node`` is given).
-        node: network node.
-        service: service time of one command on the event loop.
-        maxmemory: bytes (0: no limit), as ``maxmemory``.
-        maxmemory_policy: a Redis policy name (``allkeys-lru``...) or any simcache policy name (an exact model).
-        maxmemory_samples: keys sampled per eviction (``maxmemory-samples``).
-        io_threads: Redis 6+ I/O threads (1: off); see :meth:`service_time`.
-        active_expiry: run the active expiry cycles.
-        hz: server cron frequency (``hz``).
-        unix_start: the Unix time (seconds) simulated time 0 stands for (EXAT, PXAT, EXPIREAT and TIME read it).
-        expire_key_cost: seconds of active-expiry time budget one examined key costs.
-        baseline_memory: bytes ``used_memory`` counts before any key (a real server's ``used_memory_startup``).
-        queueing: ``"fast"`` or ``"events"``.
-    """
+    """A single Redis instance: the engine of :class:`~simcache.sim.redis.core.RedisCore` (its arguments) with
+    every command family mixed in."""
 
     # ======================================================= keyspace (db.c)
     @redis_command("DEL", -2, "write")
