@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--fault", dest="faults", action="append", default=[], metavar="KIND:TARGET[=VALUE]@AT[+DURATION]",
                    help="schedule a fault, times in simulated seconds (repeatable): crash:redis@10+5, "
                    "crash-warm:redis@10+5, down:db@5+2, pause:redis@10+0.5, partition:app|redis@10+10, "
-                   "latency:app-redis=0.05@10+20, loss:app-redis=0.3@10+5, link-down:app-db@3+1")
+                   "latency:app-redis=0.05@10+20, loss:app-redis=0.3@10+5, link-down:app-db@3+1, "
+                   "power-loss:redis@10+5, restart:redis@20, random-crash:redis=600@0+30")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (the model's duration parameter)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")

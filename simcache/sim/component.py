@@ -11,7 +11,12 @@ fail without the fault code knowing about it.
   new connections are refused); with ``host_down=True`` the machine is gone
   and peers hear nothing (they wait until their timeouts).  ``warm`` keeps
   the component's state for its restart (a persisted dataset, a warm page
-  cache); a cold crash loses it.
+  cache); a cold crash loses it.  ``crash(power_loss=True)`` is a power
+  failure of the host: as ``host_down``, and in addition whatever the
+  component had handed to the operating system but not yet forced to disk
+  is gone (:attr:`Component.power_lost` tells :meth:`Component.on_crash`
+  which of the two happened; a component with persistence drops its
+  unsynced writes there).
 * ``restart()`` — the component comes back (cold or warm, as it crashed).
 * ``pause(duration)`` — the component stops working for ``duration`` seconds
   (a GC pause, a fork): work in progress is suspended and resumes after,
@@ -58,15 +63,18 @@ class Component:
         self.pause_total = 0.0
         self.crashes = 0
         self.pauses = 0
+        #: whether the last crash was a power loss (the host's unsynced disk writes are lost with it)
+        self.power_lost = False
         world.add(self)
 
     # ------------------------------------------------------------ faults
-    def crash(self, warm: bool = False, host_down: bool = False) -> None:
-        """The component's process dies (see the module docstring)."""
+    def crash(self, warm: bool = False, host_down: bool = False, power_loss: bool = False) -> None:
+        """The component's process dies (see the module docstring); ``power_loss`` implies ``host_down``."""
         if not self.up:
             return
         self.up = False
-        self.host_up = not host_down
+        self.power_lost = bool(power_loss)
+        self.host_up = not (host_down or power_loss)
         self.warm = warm
         self.epoch += 1
         self.crashes += 1

@@ -1,25 +1,44 @@
 """Fault schedules: ``KIND:TARGET[=VALUE]@AT[+DURATION]``, applied through the components' failure seam.
 
-=============  ===============================  ==============================================
-kind           target                           effect
-=============  ===============================  ==============================================
-crash          a component                      its process dies, state lost (cold); with
-                                                ``+D`` it restarts D seconds later
-crash-warm     a component                      as crash, state kept for the restart
-down           a component                      its host goes down: no resets, peers time out;
-                                                with ``+D`` it comes back (cold)
-pause          a component                      stops working for D seconds (GC, fork)
-partition      groups ``a,b|c,d``               no message between groups for D seconds
-                                                (forever without ``+D``)
-latency        a link ``a-b``, ``=SECONDS``     extra one-way delay on the link
-loss           a link ``a-b``, ``=PROBABILITY`` messages dropped on the link
-link-down      a link ``a-b``                   the link is cut (routed around if possible)
-=============  ===============================  ==============================================
+==============  ===============================  ==============================================
+kind            target                           effect
+==============  ===============================  ==============================================
+crash           a component                      its process dies, state lost (cold); with
+                                                 ``+D`` it restarts D seconds later
+crash-warm      a component                      as crash, state kept for the restart
+down            a component                      its host goes down: no resets, peers time out;
+                                                 with ``+D`` it comes back (cold)
+power-loss      a component                      the host loses power: as ``down``, and what
+                                                 the OS had not yet written to disk is lost
+                                                 (see :meth:`Component.crash`); ``+D`` restarts
+restart         a component                      a crashed component comes back now
+pause           a component                      stops working for D seconds (GC, fork)
+partition       groups ``a,b|c,d``               no message between groups for D seconds
+                                                 (forever without ``+D``)
+latency         a link ``a-b``, ``=SECONDS``     extra one-way delay on the link
+loss            a link ``a-b``, ``=PROBABILITY`` messages dropped on the link
+link-down       a link ``a-b``                   the link is cut (routed around if possible)
+clock-jump      a component, ``=SECONDS``        its host's wall clock jumps by SECONDS
+                                                 (negative: backwards); ``+D`` jumps back
+random-crash    a component, ``=MTBF``           crashes as a Poisson process from AT on:
+                                                 exponential gaps of mean MTBF seconds, each
+                                                 followed by a repair of exponential length,
+                                                 mean ``+D`` (required), then a cold restart
+random-down     a component, ``=MTBF``           as random-crash, the host going down
+random-pause    a component, ``=MTBF``           pauses as a Poisson process, mean length ``+D``
+==============  ===============================  ==============================================
 
 Times are seconds of simulated time: ``crash:redis@10+5`` is down from
-10 s to 15 s; ``partition:app|redis,db@5+3``; ``latency:app-redis=0.05@10+20``.
-The same fields appear in sweep files and model configs as a ``[[faults]]``
-table (``kind``, ``target``, ``value``, ``at``, ``duration``).
+10 s to 15 s; ``partition:app|redis,db@5+3``; ``latency:app-redis=0.05@10+20``;
+``random-crash:redis=600@0+30`` crashes redis on average every 10 minutes
+(after each repair) and repairs it in 30 s on average.  The same fields appear
+in sweep files and model configs as a ``[[faults]]`` table (``kind``,
+``target``, ``value``, ``at``, ``duration``).
+
+Every fault leaves markers on the run's timeline
+(:meth:`~simcache.sim.metrics.Recorder.mark`): its kind when it starts, and
+``KIND-end`` when it is undone (a random process marks each crash and restart
+it causes), so figures and summaries can show what happened when.
 """
 
 from __future__ import annotations
@@ -37,9 +56,17 @@ from simcache.errors import UsageError
 if TYPE_CHECKING:
     from simcache.sim.world import World
 
-KINDS = ("crash", "crash-warm", "down", "pause", "partition", "latency", "loss", "link-down")
-_NEEDS_VALUE = {"latency": "extra seconds of one-way delay", "loss": "a loss probability in [0, 1]"}
-_NEEDS_DURATION = ("pause",)
+KINDS = ("crash", "crash-warm", "down", "power-loss", "restart", "pause", "partition", "latency", "loss", "link-down",
+         "clock-jump", "random-crash", "random-down", "random-pause")
+#: kinds whose target is one component
+COMPONENT_KINDS = ("crash", "crash-warm", "down", "power-loss", "restart", "pause", "clock-jump", "random-crash",
+                   "random-down", "random-pause")
+RANDOM_KINDS = ("random-crash", "random-down", "random-pause")
+_NEEDS_VALUE = {"latency": "extra seconds of one-way delay", "loss": "a loss probability in [0, 1]",
+                "clock-jump": "the jump in seconds, e.g. -2 or 30",
+                **{k: "the mean time between faults in seconds" for k in RANDOM_KINDS}}
+_NEEDS_DURATION = ("pause", *RANDOM_KINDS)
+_NO_DURATION = ("restart",)
 _LINE = re.compile(r"^(?P<kind>[a-z-]+):(?P<target>[^=@]+)(?:=(?P<value>[^@]+))?@(?P<at>[^+]+)(?:\+(?P<dur>.+))?$")
 
 
@@ -71,7 +98,10 @@ class Fault:
         if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
             raise UsageError(f"fault {self.kind}:{self.target}: duration must be > 0 seconds, got {self.duration!r}")
         if self.kind in _NEEDS_DURATION and self.duration is None:
-            raise UsageError(f"fault {self.kind}:{self.target}: needs a duration (+SECONDS)")
+            what = "the mean repair time" if self.kind in RANDOM_KINDS[:2] else "a duration"
+            raise UsageError(f"fault {self.kind}:{self.target}: needs {what} (+SECONDS)")
+        if self.kind in _NO_DURATION and self.duration is not None:
+            raise UsageError(f"fault {self.kind}:{self.target}: takes no +DURATION")
         if self.kind in _NEEDS_VALUE:
             if self.value is None:
                 raise UsageError(f"fault {self.kind}:{self.target}: needs =VALUE ({_NEEDS_VALUE[self.kind]})")
@@ -80,6 +110,12 @@ class Fault:
                                  f"got {self.value!r}")
             if self.kind == "latency" and not (math.isfinite(self.value) and self.value >= 0):
                 raise UsageError(f"fault latency:{self.target}: value must be >= 0 seconds, got {self.value!r}")
+            if self.kind == "clock-jump" and not (math.isfinite(self.value) and self.value != 0):
+                raise UsageError(f"fault clock-jump:{self.target}: value must be a finite, non-zero number of "
+                                 f"seconds, got {self.value!r}")
+            if self.kind in RANDOM_KINDS and not (math.isfinite(self.value) and self.value > 0):
+                raise UsageError(f"fault {self.kind}:{self.target}: value must be a mean time between faults "
+                                 f"> 0 seconds, got {self.value!r}")
         elif self.value is not None:
             raise UsageError(f"fault {self.kind}:{self.target}: takes no =VALUE")
         if self.kind == "partition":
@@ -178,10 +214,14 @@ def _link_ends(world: World, target: str) -> tuple[str, str]:
 
 def check(world: World, fault: Fault) -> None:
     """Raise one clear line when ``fault``'s target does not exist in ``world``."""
-    if fault.kind in ("crash", "crash-warm", "down", "pause"):
+    if fault.kind in COMPONENT_KINDS:
         if fault.target not in world.components:
             raise UsageError(f"fault {fault}: no component {fault.target!r}; components: "
                              f"{', '.join(sorted(world.components))}")
+        if fault.kind == "clock-jump" and getattr(world.components[fault.target], "clock", None) is None:
+            clocked = sorted(n for n, c in world.components.items() if getattr(c, "clock", None) is not None)
+            raise UsageError(f"fault {fault}: component {fault.target!r} reads no host clock; components with "
+                             f"one: {', '.join(clocked) or 'none'}")
     elif fault.kind == "partition":
         for g in fault.groups:
             for n in g:
@@ -199,10 +239,41 @@ def schedule(world: World, faults: Iterable[Fault | str | Mapping[str, Any]]) ->
     fs = faults_of(faults)
     for f in fs:
         check(world, f)
-    for f in fs:
-        world.env.process(_run(world, f))
+    for i, f in enumerate(fs):
+        # a random fault process draws from a stream of its own, named by its place in the schedule
+        rng = world.rng(f"faults:{i}:{f.kind}:{f.target}") if f.kind in RANDOM_KINDS else None
+        world.env.process(_random(world, f, rng) if rng is not None else _run(world, f))
         world.faults_applied.append(f.as_dict())
     return fs
+
+
+def _mark(world: World, f: Fault, kind: str, detail: str = "") -> None:
+    world.recorder.mark(world.env.now, f.target, kind, detail)
+
+
+def _random(world: World, f: Fault, rng: Any) -> Generator[simpy.Event, Any, None]:
+    """A Poisson process of crashes (or host failures, or pauses) with exponential repair times."""
+    env = world.env
+    assert f.value is not None and f.duration is not None
+    if f.at > env.now:
+        yield env.timeout(f.at - env.now)
+    c = world.component(f.target)
+    base = f.kind.removeprefix("random-")
+    while True:
+        yield env.timeout(float(rng.exponential(f.value)))
+        length = float(rng.exponential(f.duration))
+        if base == "pause":
+            _mark(world, f, "pause", f"{length:.3g} s ({f.kind})")
+            c.pause(length)
+            continue
+        if not c.up:  # already down through another fault: this failure is absorbed
+            continue
+        _mark(world, f, base, f"repair {length:.3g} s ({f.kind})")
+        c.crash(host_down=base == "down")
+        yield env.timeout(length)
+        if not c.up:
+            c.restart()
+            _mark(world, f, "restart", f"({f.kind})")
 
 
 def _run(world: World, f: Fault) -> Generator[simpy.Event, Any, None]:
@@ -211,14 +282,26 @@ def _run(world: World, f: Fault) -> Generator[simpy.Event, Any, None]:
         yield env.timeout(f.at - env.now)
     net = world.network
     undo: Any = None
-    if f.kind in ("crash", "crash-warm", "down"):
+    _mark(world, f, f.kind, "" if f.duration is None else f"+{f.duration:g} s")
+    if f.kind in ("crash", "crash-warm", "down", "power-loss"):
         c = world.component(f.target)
-        c.crash(warm=f.kind == "crash-warm", host_down=f.kind == "down")
+        if f.kind == "power-loss":
+            c.crash(host_down=True, power_loss=True)
+        else:
+            c.crash(warm=f.kind == "crash-warm", host_down=f.kind == "down")
         undo = c.restart
+    elif f.kind == "restart":
+        world.component(f.target).restart()
+        return
     elif f.kind == "pause":
         assert f.duration is not None
         world.component(f.target).pause(f.duration)
         return
+    elif f.kind == "clock-jump":
+        clock = world.component(f.target).clock  # type: ignore[attr-defined]
+        jump = f.value or 0.0
+        clock.offset += jump
+        undo = lambda: setattr(clock, "offset", clock.offset - jump)  # noqa: E731
     elif f.kind == "partition":
         cut = net.partition(*f.groups)
         undo = lambda: net.heal(cut)  # noqa: E731
@@ -240,3 +323,4 @@ def _run(world: World, f: Fault) -> Generator[simpy.Event, Any, None]:
         return
     yield env.timeout(f.duration)
     undo()
+    _mark(world, f, f"{f.kind}-end")

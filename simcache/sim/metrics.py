@@ -165,6 +165,8 @@ class Recorder:
         self._nserved = 0
         self.end_time = 0.0
         self.stale_age = LogHistogram(rel_err)
+        #: timeline markers, in the order they happened: (time, source, kind, detail)
+        self._markers: list[tuple[float, str, str, str]] = []
 
     # ------------------------------------------------------------ reporting
     def latency(self, stream: str, t: float, value: float) -> None:
@@ -264,6 +266,23 @@ class Recorder:
             totals[(tier, "reads_served")] += len(ts)
             ts.clear()
         self._nserved = 0
+
+    def mark(self, t: float, source: str, kind: str, detail: str = "") -> None:
+        """A point on the timeline: a fault starting or ending, a failover step, a mass expiry.
+
+        Args:
+            t: simulated time of the event (seconds).
+            source: who it happened to or who did it (a component, a link, a sentinel).
+            kind: what happened, short and stable (``crash``, ``restart``, ``sdown``, ``switch-master``...).
+            detail: free text for people (``"+5 s"``, ``"redis-1 -> redis-2"``).
+
+        Markers are kept whatever the warmup (a timeline shows the whole run).
+        """
+        self._markers.append((float(t), source, kind, detail))
+
+    def markers(self) -> list[dict[str, Any]]:
+        """Every marker so far, oldest first, as ``{"t", "source", "kind", "detail"}`` records."""
+        return [{"t": t, "source": s, "kind": k, "detail": d} for t, s, k, d in self._markers]
 
     def watch(self, component: str, scrape: Callable[[], dict[str, float]], gauges: tuple[str, ...] = ()) -> None:
         """Scrape ``component``'s cumulative counters (and instantaneous ``gauges``) every window."""

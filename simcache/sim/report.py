@@ -91,6 +91,7 @@ def summarize(world: World, duration: float, clients: Sequence[Any], tiers: Sequ
     summary["late_commits"] = int(world.oracle.late_commits)
     summary["late_replies"] = int(sum(getattr(c, "late", 0) for c in clients))
     summary["faults"] = list(world.faults_applied)
+    summary["markers"] = rec.markers()
     return summary
 
 

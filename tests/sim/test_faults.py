@@ -92,3 +92,132 @@ def test_extra_latency_on_a_link_shows_in_the_latency() -> None:
     slow = run_model("three-tier", BASE, 2, faults=["latency:app-redis=0.05@0"])
     # every request makes at least one GET to redis: 100 ms more (50 ms each way; quantiles within 1 %)
     assert slow["latency_ms"]["p50"] > (calm["latency_ms"]["p50"] + 100) * 0.98
+
+
+# ------------------------------------------------- restarts, power loss, clocks, random fault processes
+from simcache.sim.component import Component  # noqa: E402
+from simcache.sim.faults import schedule  # noqa: E402
+from simcache.sim.simtime import HostClock  # noqa: E402
+from simcache.sim.world import World  # noqa: E402
+
+
+class _Node(Component):
+    """A component that remembers how each crash happened."""
+
+    def __init__(self, world: World, name: str) -> None:
+        super().__init__(world, name)
+        self.clock = HostClock(world.env, epoch=0.0)
+        self.seen: list[tuple[float, str]] = []
+
+    def on_crash(self) -> None:
+        self.seen.append((self.env.now, "power" if self.power_lost else ("host" if not self.host_up else "process")))
+
+    def on_restart(self) -> None:
+        self.seen.append((self.env.now, "restart"))
+
+
+@pytest.mark.parametrize(("line", "fault"), [
+    ("power-loss:redis@3+2", Fault("power-loss", "redis", 3.0, 2.0)),
+    ("restart:redis@7", Fault("restart", "redis", 7.0)),
+    ("clock-jump:lock=-2.5@1+4", Fault("clock-jump", "lock", 1.0, 4.0, -2.5)),
+    ("random-crash:redis=600@0+30", Fault("random-crash", "redis", 0.0, 30.0, 600.0)),
+    ("random-pause:app=5@10+0.2", Fault("random-pause", "app", 10.0, 0.2, 5.0)),
+])
+def test_new_fault_lines_parse_and_print_back(line: str, fault: Fault) -> None:
+    assert parse_fault(line) == fault
+    assert str(fault) == line
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("random-crash:redis=600@0", "needs the mean repair time"),
+    ("random-crash:redis@0+5", "needs =VALUE"),
+    ("random-crash:redis=0@0+5", "mean time between faults > 0"),
+    ("random-pause:redis=1@0", "needs a duration"),
+    ("restart:redis@1+2", "takes no \\+DURATION"),
+    ("clock-jump:lock@1", "needs =VALUE"),
+    ("clock-jump:lock=0@1", "non-zero"),
+])
+def test_new_fault_kinds_refuse_bad_lines(line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_fault(line)
+
+
+def test_power_loss_is_a_host_failure_the_component_can_tell_from_a_crash() -> None:
+    w = World(seed=1)
+    n = _Node(w, "n")
+    schedule(w, ["crash:n@1+1", "down:n@3+1", "power-loss:n@5+1"])
+    w.run(7)
+    assert n.seen == [(1, "process"), (2, "restart"), (3, "host"), (4, "restart"), (5, "power"), (6, "restart")]
+    marks = [(m["t"], m["source"], m["kind"]) for m in w.recorder.markers()]
+    assert marks == [(1, "n", "crash"), (2, "n", "crash-end"), (3, "n", "down"), (4, "n", "down-end"),
+                     (5, "n", "power-loss"), (6, "n", "power-loss-end")]
+
+
+def test_restart_brings_back_a_component_crashed_without_a_duration() -> None:
+    w = World(seed=1)
+    n = _Node(w, "n")
+    schedule(w, ["crash:n@1", "restart:n@4"])
+    w.run(5)
+    assert n.seen == [(1, "process"), (4, "restart")] and n.up
+
+
+def test_a_clock_jump_moves_the_host_clock_and_jumps_back() -> None:
+    w = World(seed=1)
+    n = _Node(w, "n")
+    schedule(w, ["clock-jump:n=-2.5@1+4"])
+    readings = []
+
+    def probe():
+        for t in (0.5, 2.0, 6.0):
+            yield w.env.timeout(t - w.env.now)
+            readings.append(n.clock.time())
+
+    w.process(probe())
+    w.run(7)
+    assert readings == [0.5, -0.5, 6.0]
+
+
+def test_clock_jump_needs_a_component_that_reads_a_clock() -> None:
+    w = World(seed=1)
+    Component(w, "plain")
+    _Node(w, "n")
+    with pytest.raises(UsageError, match="reads no host clock; components with one: n"):
+        schedule(w, ["clock-jump:plain=1@1"])
+
+
+def test_random_crashes_follow_their_poisson_process_and_repairs() -> None:
+    # alternating renewal process: up ~ Exp(mean 10), down ~ Exp(mean 1), cycle mean 11 and variance 101;
+    # over T = 22,000 s there are T / 11 = 2000 cycles on average with variance T * 101 / 11**3 = 2000 * 101 / 121
+    # (the renewal CLT), and the component is down 1/11 of the time; tolerances are 4 standard deviations
+    w = World(seed=7)
+    n = _Node(w, "n")
+    schedule(w, ["random-crash:n=10@0+1"])
+    w.run(22_000)
+    crashes = [t for t, what in n.seen if what == "process"]
+    restarts = [t for t, what in n.seen if what == "restart"]
+    assert abs(len(crashes) - 2000) < 4 * 2000 ** 0.5 * (101 / 121) ** 0.5 + 1
+    down = sum(r - c for c, r in zip(crashes, restarts, strict=False))
+    assert abs(down / 22_000 - 1 / 11) < 0.012
+    kinds = [m["kind"] for m in w.recorder.markers()]
+    assert kinds[:4] == ["crash", "restart", "crash", "restart"]
+    # the same seed gives the same failures; another seed others
+    w2 = World(seed=7)
+    n2 = _Node(w2, "n")
+    schedule(w2, ["random-crash:n=10@0+1"])
+    w2.run(22_000)
+    assert n2.seen == n.seen
+    w3 = World(seed=8)
+    n3 = _Node(w3, "n")
+    schedule(w3, ["random-crash:n=10@0+1"])
+    w3.run(22_000)
+    assert n3.seen != n.seen
+
+
+def test_random_pauses_take_the_time_their_process_says() -> None:
+    w = World(seed=3)
+    n = _Node(w, "n")
+    schedule(w, ["random-pause:n=1@0+0.1"])
+    w.run(2000)
+    # pauses start at rate 1/s (Poisson, no dead time): 2000 +- 4 sqrt(2000); each lasts 0.1 s on average
+    assert abs(n.pauses - 2000) < 4 * 2000 ** 0.5
+    assert abs(n.pause_total / n.pauses - 0.1) < 0.1 * 4 / n.pauses ** 0.5 + 0.01
