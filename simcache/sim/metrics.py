@@ -289,7 +289,10 @@ class Recorder:
         self._watched.append((component, scrape, frozenset(gauges)))
 
     def scrape(self, t: float) -> None:
-        """Record every watched component's counters at time ``t``."""
+        """Record every watched component's counters at time ``t`` (once per time: a run carried on is not
+        scraped twice at its restart)."""
+        if self._scrapes and self._scrapes[-1][0] == t:
+            return
         for name, fn, _ in self._watched:
             self._scrapes.append((t, name, dict(fn())))
 

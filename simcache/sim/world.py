@@ -31,6 +31,21 @@ if TYPE_CHECKING:
 
 #: metric windows a run may have (each is a row per metric in the time series)
 MAX_WINDOWS = 1_000_000
+#: requests one run may be asked to generate (rate x duration): about 3 hours of wall time at the simulator's
+#: 10,000 requests per second; a run is bounded rather than left to run for ever on a typo (rate=1e12)
+MAX_ARRIVALS = 100_000_000
+#: concurrent clients (closed-loop users, SimPy processes of about a kilobyte each) one run may hold
+MAX_CLIENTS = 1_000_000
+
+
+def check_load(owner: str, rate: float, duration: float, clients: int = 0) -> None:
+    """Refuse a load a run could not finish or hold: more than :data:`MAX_ARRIVALS` expected requests
+    (``rate`` x ``duration``) or more than :data:`MAX_CLIENTS` clients, as one line naming the fields."""
+    if rate * duration > MAX_ARRIVALS:
+        raise UsageError(f"{owner}: rate x duration = {rate:g} x {duration:g} s = {rate * duration:.3g} requests; "
+                         f"a run generates at most {MAX_ARRIVALS:,}")
+    if clients > MAX_CLIENTS:
+        raise UsageError(f"{owner}: {clients:,} clients; a run holds at most {MAX_CLIENTS:,}")
 
 
 class World:
@@ -126,7 +141,8 @@ class World:
     def _scraper(self, until: float) -> Generator[Any, Any, None]:
         rec = self.recorder
         env = self.env
-        k = 1
+        # the first window boundary after now (a second run() carries on from where the first stopped)
+        k = math.floor(env.now / rec.window + 1e-9) + 1
         warm = rec.warmup if rec.warmup > env.now else None
         while True:
             t = k * rec.window

@@ -221,3 +221,15 @@ def test_random_pauses_take_the_time_their_process_says() -> None:
     # pauses start at rate 1/s (Poisson, no dead time): 2000 +- 4 sqrt(2000); each lasts 0.1 s on average
     assert abs(n.pauses - 2000) < 4 * 2000 ** 0.5
     assert abs(n.pause_total / n.pauses - 0.1) < 0.1 * 4 / n.pauses ** 0.5 + 0.01
+
+
+def test_a_world_runs_on_from_where_it_stopped() -> None:
+    w = World(seed=1, window=1.0)
+    n = _Node(w, "n")
+    n.watch()
+    schedule(w, ["crash:n@1.5+1"])
+    w.run(2.0)
+    w.run(4.5)
+    assert n.seen == [(1.5, "process"), (2.5, "restart")]
+    scraped = [t for t, name, _ in w.recorder._scrapes if name == "n"]
+    assert scraped == [0.0, 1.0, 2.0, 3.0, 4.0, 4.5]
