@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= results
 
-.PHONY: setup tour test test-fast test-slow test-install lint bench clean
+.PHONY: setup tour test test-fast test-slow test-install lint bench clean notebook
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test-slow: setup
 # builds the wheel, installs it into a temporary virtualenv and runs models, sweeps and the tour from elsewhere
 test-install: setup
 	$(BIN)/python -m pytest -q -m slow tests/test_install.py
+
+# re-executes notebooks/getting-started.ipynb at full size and stores it with its outputs
+# (tests/notebooks checks that the stored outputs are what it computes)
+notebook: setup
+	$(BIN)/python notebooks/make_getting_started.py
 
 lint: setup
 	$(BIN)/ruff check simcache tests models experiments benchmarks

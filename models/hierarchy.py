@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from simcache.catalog import model
 from simcache.errors import UsageError
+from simcache.policies import policy_class, policy_names
 from simcache.sim.app import App
 from simcache.sim.clients import OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
@@ -28,7 +29,7 @@ from simcache.sim.seed import SeedCache
 from simcache.sim.strategies import STRATEGIES, make_strategy, strategy_class, strategy_options
 from simcache.sim.tier_report import hierarchy_figures  # noqa: F401 (re-exported for users of the model)
 from simcache.sim.tiers import Browsers, ProxyCache, check_count, check_policy, check_ttl, tier_table
-from simcache.sim.world import World
+from simcache.sim.world import World, check_load
 from simcache.store import Cache
 
 #: tier name -> kind, top to bottom
@@ -132,6 +133,12 @@ class HierarchyParams:
         if self.strategy not in STRATEGIES and ":" not in self.strategy:
             raise ValueError(f"strategy must be one of {', '.join(sorted(STRATEGIES))} "
                              f"(or 'package.module:Class'), got {self.strategy!r}")
+        for f in ("browser_policy", "cdn_policy", "lb_policy", "app_policy", "cache_policy"):
+            name = getattr(self, f)
+            if name in policy_names() and policy_class(name).needs_future:
+                raise ValueError(f"{f}: {name!r} is an offline policy (it reads the future of a trace); a live "
+                                 f"cache needs an online one such as lru")
+        check_load("hierarchy", self.rate, self.duration, self.browser_clients)
 
 
 def build(p: HierarchyParams, seed: int, strategy_options_: dict[str, Any] | None = None) -> System:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from simcache.catalog import model
 from simcache.sim.queueing import QueueSystem
-from simcache.sim.world import World
+from simcache.sim.world import World, check_load
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class MD1Params:
             raise ValueError("arrival_rate and service_rate must be > 0")
         if self.duration <= 0 or not 0 <= self.warmup < self.duration:
             raise ValueError("need duration > 0 and 0 <= warmup < duration")
+        check_load("md1", self.arrival_rate, self.duration)
 
 
 def md1_response(lam: float, mu: float) -> float:

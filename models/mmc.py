@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from simcache.catalog import model
 from simcache.sim.queueing import QueueSystem
-from simcache.sim.world import World
+from simcache.sim.world import World, check_load
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class MMcParams:
             raise ValueError("need arrival_rate > 0, service_rate > 0, servers >= 1")
         if self.duration <= 0 or not 0 <= self.warmup < self.duration:
             raise ValueError("need duration > 0 and 0 <= warmup < duration")
+        check_load("mmc", self.arrival_rate, self.duration)
 
 
 def erlang_c_response(lam: float, mu: float, c: int) -> float:

@@ -47,7 +47,7 @@ from simcache.sim.stampede import (
     make_protection,
     timeline_figure,
 )
-from simcache.sim.world import World
+from simcache.sim.world import World, check_load
 
 ProtectionName = Literal["none", "seed-lock", "single-flight", "xfetch", "swr", "jitter", "lease"]
 
@@ -96,6 +96,7 @@ class StampedeParams:
             raise ValueError(f"protection must be one of {', '.join(PROTECTIONS)}, got {self.protection!r}")
         if not 0 <= self.warmup < self.duration:
             raise ValueError(f"warmup must be in [0, duration), got {self.warmup!r}")
+        check_load("stampede", self.rate, self.duration, self.processes)
         if self.protection == "seed-lock" and not float(self.ttl).is_integer():
             raise ValueError(f"ttl must be whole seconds with protection seed-lock (the seed's SETEX takes "
                              f"seconds), got {self.ttl!r}")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from simcache.catalog import model
 from simcache.errors import UsageError
+from simcache.policies import policy_class, policy_names
 from simcache.sim.app import App
 from simcache.sim.clients import ClosedLoopClient, OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
@@ -27,7 +28,7 @@ from simcache.sim.report import SimResult, summarize, three_tier_figures  # noqa
 from simcache.sim.runner import System, simulate_system
 from simcache.sim.seed import SeedCache, SeedMemcache
 from simcache.sim.strategies import STRATEGIES, make_strategy, strategy_class, strategy_options
-from simcache.sim.world import World
+from simcache.sim.world import World, check_load
 from simcache.store import Cache
 
 
@@ -98,6 +99,19 @@ class ThreeTierParams:
                              f"(or 'package.module:Class'), got {self.strategy!r}")
         if not 0 <= self.warmup < self.duration:
             raise ValueError(f"warmup must be in [0, duration), got {self.warmup}")
+        if self.db_connections < 1:
+            raise ValueError(f"db_connections must be >= 1, got {self.db_connections!r}")
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0, got {self.retries!r}")
+        for f in ("loss", "write_fraction", "write_error_rate"):
+            if not 0 <= getattr(self, f) <= 1:
+                raise ValueError(f"{f} must be in [0, 1], got {getattr(self, f)!r}")
+        for f in ("app_policy", "cache_policy"):
+            name = getattr(self, f)
+            if name in policy_names() and policy_class(name).needs_future:
+                raise ValueError(f"{f}: {name!r} is an offline policy (it reads the future of a trace); a live "
+                                 f"cache needs an online one such as lru")
+        check_load("three-tier", self.rate if self.users == 0 else 0.0, self.duration, self.users)
         for f in ("think", "cache_service", "db_read", "db_write", "app_cpu", "client_latency", "cache_latency",
                   "db_latency"):
             try:

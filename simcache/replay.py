@@ -22,7 +22,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from os import PathLike
 from typing import Any
 
@@ -32,8 +32,32 @@ from simcache.errors import UsageError
 from simcache.policies.base import Policy, make_policy, policy_class, policy_params
 from simcache.traces.base import Chunk, TraceSource
 
+__all__ = [
+    "ENGINES",
+    "SYNTHETIC_KINDS",
+    "ReplayResult",
+    "ReplayResults",
+    "TraceStats",
+    "choose_engine",
+    "chunks_of",
+    "count_requests",
+    "parse_size",
+    "policy_seed",
+    "replay",
+    "replay_frame",
+    "resolve_params",
+    "resolve_sizes",
+    "source_from_args",
+    "trace_stats",
+]
+
 ENGINES = ("auto", "fast", "reference")
-SYNTHETIC_KINDS = ("zipf", "uniform", "hotspot")
+#: the ``engine`` of a result: the policy classes, the compiled kernels, or the kernels run as plain
+#: Python because numba is not installed (several times slower than the classes, ~100x the compiled loop)
+ENGINES_RAN = ("reference", "fast", "fast-uncompiled")
+#: request x configuration count above which a replay without numba prints a hint to install it
+SLOW_WITHOUT_NUMBA = 2_000_000
+SYNTHETIC_KINDS = ("zipf", "uniform", "hotspot", "shifting")
 
 SizeSpec = int | str
 
@@ -54,7 +78,8 @@ class ReplayResult:
         byte_misses: bytes fetched on misses.
         byte_miss_ratio: byte_misses / (byte_hits + byte_misses).
         seconds: wall time of the replay loop alone (not reading the trace).
-        engine: "reference" or "fast".
+        engine: what ran: "reference" (the policy classes), "fast" (the compiled
+            kernels) or "fast-uncompiled" (the kernels as plain Python, numba absent).
         params: the policy parameters used (only non-default ones given).
         warmup_requests: requests replayed before counting started.
     """
@@ -76,14 +101,25 @@ class ReplayResult:
     def __post_init__(self) -> None:
         if self.hits + self.misses != self.requests:
             raise ValueError(f"hits + misses ({self.hits} + {self.misses}) != requests ({self.requests})")
-        if self.engine not in ("reference", "fast"):
-            raise ValueError(f"engine must be 'reference' or 'fast', got {self.engine!r}")
+        if self.engine not in ENGINES_RAN:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES_RAN)}, got {self.engine!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """A flat JSON-able dict (params as a nested dict)."""
         row = asdict(self)
         row["params"] = dict(self.params)
         return row
+
+
+class ReplayResults(list[ReplayResult]):
+    """The results of one :func:`replay` call: a list, plus :meth:`to_frame`."""
+
+    def to_frame(self) -> Any:
+        """One row per (policy, size) as a pandas DataFrame (the ``params`` column holds dicts)."""
+        import pandas as pd
+
+        columns = [f.name for f in fields(ReplayResult)]
+        return pd.DataFrame([r.as_dict() for r in self], columns=columns)
 
 
 # ---------------------------------------------------------------- sizes
@@ -247,7 +283,11 @@ def policy_seed(seed: int, policy: str, size: int) -> np.random.Generator:
 
 # --------------------------------------------------------------- engines
 def choose_engine(engine: str, policy: str, params: Mapping[str, Any], bytes_mode: bool) -> str:
-    """Which engine replays ``policy``: "fast" or "reference" (``engine`` is auto|fast|reference)."""
+    """Which engine replays ``policy``: "fast" or "reference" (``engine`` is auto|fast|reference).
+
+    Without numba, ``auto`` takes the reference classes: the kernels would run as plain Python, slower
+    than the classes; ``fast`` still runs them (each result then says ``fast-uncompiled``).
+    """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     if engine == "reference":
@@ -261,7 +301,7 @@ def choose_engine(engine: str, policy: str, params: Mapping[str, Any], bytes_mod
             raise UsageError(f"engine 'fast' needs simcache.kernels, which is not available ({err})") from None
         return "reference"
     if supports(policy, params, bytes_mode):
-        return "fast"
+        return "fast" if engine == "fast" or kernels.COMPILED else "reference"
     if engine == "fast":
         mode = "bytes" if bytes_mode else "entries"
         detail = f" with parameters {dict(params)}" if params else ""
@@ -373,6 +413,19 @@ def _reference(source: TraceSource, configs: Sequence[tuple[str, int, dict[str, 
     return [r.result(min(warmup_n, pos)) for r in runs]
 
 
+def numba_hint(results: Sequence[ReplayResult]) -> str | None:
+    """One line suggesting the ``fast`` extra when this replay ran without compiled kernels and was large."""
+    slow = [r for r in results if r.engine != "fast"]
+    if not slow or sum(r.requests + r.warmup_requests for r in slow) < SLOW_WITHOUT_NUMBA:
+        return None
+    from simcache.kernels import COMPILED
+
+    if COMPILED:
+        return None
+    return ("note: numba is not installed, so no replay loop was compiled; pip install 'simcache[fast]' "
+            "for compiled kernels (typically 100x faster)")
+
+
 def _fast(source: TraceSource, policy: str, sizes: Sequence[int], params: Mapping[str, Any], *,
           bytes_mode: bool, warmup_n: int, seed: int = 0) -> list[ReplayResult]:
     """Replay one policy at several sizes through the compiled kernels."""
@@ -388,7 +441,8 @@ def _fast(source: TraceSource, policy: str, sizes: Sequence[int], params: Mappin
             policy=policy, size=int(size), requests=requests, hits=int(row["hits"]), misses=misses,
             miss_ratio=misses / requests if requests else 0.0, byte_hits=byte_hits, byte_misses=byte_misses,
             byte_miss_ratio=byte_misses / (byte_hits + byte_misses) if byte_hits + byte_misses else 0.0,
-            seconds=float(row["seconds"]), engine="fast", params=dict(params), warmup_requests=warmup_n,
+            seconds=float(row["seconds"]), engine="fast" if kernels.COMPILED else "fast-uncompiled",
+            params=dict(params), warmup_requests=warmup_n,
         ))
     return out
 
@@ -404,8 +458,9 @@ def replay(
     params: Mapping[str, Any] | None = None,
     engine: str = "auto",
     seed: int = 0,
-) -> list[ReplayResult]:
-    """Replay a trace through each policy at each cache size.
+    progress: bool | None = False,
+) -> ReplayResults:
+    """Replay a trace through each policy at each cache size (``replay(...).to_frame()``: a DataFrame).
 
     Belady (and any policy with ``needs_future``) reads each request's
     next-access index: from the trace when it carries one (oracleGeneral),
@@ -424,6 +479,8 @@ def replay(
         engine: "auto" (compiled kernels when they support the policy),
             "fast" (kernels or an error) or "reference" (policy classes).
         seed: root seed; each (policy, size) derives its own stream from it.
+        progress: a progress bar on stderr, one step per compiled policy and one for the shared reference pass
+            (None: when stderr is a terminal or in a notebook; see :mod:`simcache.progress`).
 
     Returns:
         one result per (policy, size), policies outer, sizes inner.
@@ -472,20 +529,34 @@ def replay(
 
         next_access_all = np.asarray(compute_next_access(read_all(source).ids), dtype=np.int64)
 
+    from simcache.progress import progress_bar
+
     results: dict[tuple[str, int], ReplayResult] = {}
     ref_configs: list[tuple[str, int, dict[str, Any]]] = []
-    for name in names:
-        if engines[name] == "fast":
-            for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode, warmup_n=warmup_n,
-                           seed=seed):
-                results[(name, r.size)] = r
-        else:
-            ref_configs.extend((name, c, per_policy[name]) for c in dict.fromkeys(capacities))
-    if ref_configs:
-        for r in _reference(source, ref_configs, bytes_mode=bytes_mode, warmup_n=warmup_n, seed=seed,
-                            next_access_all=next_access_all):
-            results[(r.policy, r.size)] = r
-    return [results[(name, c)] for name in names for c in capacities]
+    steps = sum(engines[n] == "fast" for n in names) + any(engines[n] != "fast" for n in names)
+    with progress_bar(steps, "replay", unit="pass", enabled=progress if steps > 1 or progress else False) as bar:
+        for name in names:
+            if engines[name] == "fast":
+                bar.set_postfix_str(name, refresh=False)
+                for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode,
+                               warmup_n=warmup_n, seed=seed):
+                    results[(name, r.size)] = r
+                bar.update(1)
+            else:
+                ref_configs.extend((name, c, per_policy[name]) for c in dict.fromkeys(capacities))
+        if ref_configs:
+            bar.set_postfix_str(f"{len(ref_configs)} reference configurations", refresh=False)
+            for r in _reference(source, ref_configs, bytes_mode=bytes_mode, warmup_n=warmup_n, seed=seed,
+                                next_access_all=next_access_all):
+                results[(r.policy, r.size)] = r
+            bar.update(1)
+    return ReplayResults(results[(name, c)] for name in names for c in capacities)
+
+
+def replay_frame(source: TraceSource | str | PathLike[str], policies: str | Sequence[str],
+                 sizes: SizeSpec | Sequence[SizeSpec], **kw: Any) -> Any:
+    """:func:`replay` (same arguments) as a pandas DataFrame, one row per (policy, size)."""
+    return replay(source, policies, sizes, **kw).to_frame()
 
 
 # -------------------------------------------------------------- sources
@@ -506,8 +577,9 @@ def source_from_args(
     Args:
         trace: a trace file path (exclusive with ``synthetic``).
         format: the trace format, or None to detect it from the file.
-        synthetic: a synthetic workload kind: zipf, uniform or hotspot.
-        alpha: Zipf exponent (zipf only; required there).
+        synthetic: a synthetic workload kind: zipf, uniform, hotspot or shifting (Zipf whose popular set
+            moves to a fresh random ranking every 100,000 requests; :class:`simcache.workloads.WorkloadSpec`).
+        alpha: Zipf exponent (zipf and shifting; required there).
         objects: number of distinct objects (synthetic; required).
         requests: number of requests (synthetic; required).
         seed: seed of the synthetic generator.
@@ -523,10 +595,10 @@ def source_from_args(
         return open_trace(trace, format=format, **dict(trace_options or {}))
     if synthetic not in SYNTHETIC_KINDS:
         raise UsageError(f"unknown synthetic workload {synthetic!r}; valid kinds: {', '.join(SYNTHETIC_KINDS)}")
-    if synthetic == "zipf" and alpha is None:
-        raise UsageError("--synthetic zipf needs --alpha (the Zipf exponent, e.g. 0.8)")
-    if synthetic != "zipf" and alpha is not None:
-        raise UsageError(f"--alpha applies to --synthetic zipf only, not {synthetic!r}")
+    if synthetic in ("zipf", "shifting") and alpha is None:
+        raise UsageError(f"--synthetic {synthetic} needs --alpha (the Zipf exponent, e.g. 0.8)")
+    if synthetic not in ("zipf", "shifting") and alpha is not None:
+        raise UsageError(f"--alpha applies to --synthetic zipf and shifting only, not {synthetic!r}")
     for flag, value in (("--objects", objects), ("--requests", requests)):
         if value is None:
             raise UsageError(f"--synthetic {synthetic} needs {flag}")

@@ -17,6 +17,8 @@ import numpy as np
 
 from simcache.policies.base import Policy, make_policy
 
+__all__ = ["Cache", "CacheStats", "Entry", "Key"]
+
 Key = Hashable
 
 
@@ -128,8 +130,15 @@ class Cache:
         return e is not None and not self._is_expired(e)
 
     # ----------------------------------------------------------- operations
-    def get(self, key: Key) -> Entry | None:
-        """Read a key: the entry on a hit, None on a miss (expired counts as a miss)."""
+    def get(self, key: Key, default: Any = None) -> Any:
+        """Read a key: its value on a hit, ``default`` on a miss (expired counts as a miss), as ``dict.get`` and
+        cachetools do; a hit and a miss are counted and shown to the policy exactly as :meth:`get_entry` does."""
+        e = self.get_entry(key)
+        return default if e is None else e.value
+
+    def get_entry(self, key: Key) -> Entry | None:
+        """Read a key: the :class:`Entry` (value, size, expiry, version) on a hit, None on a miss (expired counts
+        as a miss). Use it to tell a hit on a stored None from a miss."""
         now = self.clock()
         e = self._entries.get(key)
         if e is not None and e.expire_at is not None and e.expire_at <= now:
@@ -210,7 +219,7 @@ class Cache:
 
     def access(self, key: Key, size: int = 1, *, ttl: float | None = None) -> bool:
         """Replay-style request: read, and on a miss insert (a demand fill)."""
-        if self.get(key) is not None:
+        if self.get_entry(key) is not None:
             return True
         self.stats.byte_misses += size
         self.set(key, None, size, ttl=ttl)

@@ -393,6 +393,10 @@ def object_sizes(
 
 # --------------------------------------------------------------------------- spec + trace
 KINDS = ("zipf", "uniform", "hotspot", "shifting")
+#: largest catalogue and trace length: ids and request positions are int64 (scan ids are n_objects + position)
+MAX_OBJECTS = 1 << 62
+#: longest span, in seconds, that synthetic timestamps may cover (2**53 microseconds, about 285 years)
+MAX_SPAN = 2.0**53 / 1e6
 
 
 @dataclass(frozen=True)
@@ -444,8 +448,8 @@ class WorkloadSpec:
 
         if self.kind not in KINDS:
             raise bad("kind", f"one of {', '.join(KINDS)}")
-        if not is_int(self.n_objects) or self.n_objects < 1:
-            raise bad("n_objects", "an integer >= 1")
+        if not is_int(self.n_objects) or not 1 <= self.n_objects <= MAX_OBJECTS:
+            raise bad("n_objects", "an integer in [1, 2**62] (ids, scans past them included, are 64-bit)")
         if self.kind == "hotspot" and self.n_objects < 2:
             raise bad("n_objects", "an integer >= 2 for a hotspot workload")
         if not (isinstance(self.alpha, int | float) and math.isfinite(self.alpha) and self.alpha >= 0):
@@ -535,8 +539,12 @@ class SyntheticTrace:
     def __init__(self, spec: WorkloadSpec, n_requests: int, seed: int = 0, chunk_size: int = 1 << 20) -> None:
         if not isinstance(spec, WorkloadSpec):
             raise UsageError(f"spec must be a WorkloadSpec, got {type(spec).__name__}")
-        if isinstance(n_requests, bool) or int(n_requests) != n_requests or n_requests < 0:
-            raise UsageError(f"n_requests must be an integer >= 0, got {n_requests!r}")
+        if isinstance(n_requests, bool) or int(n_requests) != n_requests or not 0 <= n_requests <= MAX_OBJECTS:
+            raise UsageError(f"n_requests must be an integer in [0, 2**62], got {n_requests!r}")
+        if spec.rate is not None and n_requests / spec.rate > MAX_SPAN:
+            raise UsageError(f"rate {spec.rate:g} requests/s spreads {n_requests} requests over "
+                             f"{n_requests / spec.rate:.3g} s; timestamps cover at most {MAX_SPAN:.3g} s (2**53 "
+                             f"microseconds, where float seconds stop being exact to the microsecond)")
         if isinstance(seed, bool) or int(seed) != seed or seed < 0:
             raise UsageError(f"seed must be an integer >= 0, got {seed!r}")
         self.spec = spec

@@ -23,7 +23,7 @@ def test_lazy_expiry_is_a_miss_counted_as_expired_not_evicted() -> None:
     cache = Cache("lru", 10, clock=clock)
     cache.set("k", "v", ttl=10)
     clock.now = 9.999
-    assert cache.get("k").value == "v"
+    assert cache.get("k") == "v"  # the value; get_entry gives the Entry
     clock.now = 10.0  # expire_at <= now: gone, for membership and peek as for get
     assert "k" not in cache and cache.peek("k") is None
     assert cache.get("k") is None
@@ -202,7 +202,7 @@ def test_store_invariants(ops: list[tuple[str, int, int, float | None]], policy:
     for op, key, size, ttl in ops:
         if op == "get":
             gets += 1
-            e = cache.get(key)
+            e = cache.get_entry(key)
             if e is not None:
                 assert e.expire_at is None or e.expire_at > clock.now, "served an expired entry"
         elif op == "set":

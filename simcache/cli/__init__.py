@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from simcache import __version__
-from simcache.errors import SimcacheError
+from simcache.errors import SimcacheError, one_line
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ["replay", "mrc", "theory", "policies", "models", "run", "sweep", "plot", "tour"]
+COMMANDS = ["replay", "mrc", "theory", "policies", "models", "run", "sweep", "plot", "tour", "scenario", "keyslot",
+            "shard", "trace"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def one_line_error(message: str) -> NoReturn:
         # the usage block would bury the message; one line, exit status 2, like every other error
-        print(f"simcache: error: {message} (see simcache --help)", file=sys.stderr)
+        print(f"simcache: error: {one_line(message)} (see simcache --help)", file=sys.stderr)
         sys.exit(2)
 
     parser.error = one_line_error  # type: ignore[method-assign]
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a subcommand not installed in this build
         module.register(sub)
+    from simcache.cli._common import one_line_errors
+
+    for subparser in dict.fromkeys(sub.choices.values()):
+        if not getattr(subparser, "one_line_errors", False):
+            one_line_errors(subparser)  # argparse's usage block would bury the message: one line, as above
     return parser
 
 
@@ -57,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SimcacheError as err:
-        print(f"simcache {args.command}: error: {err}", file=sys.stderr)
+        print(f"simcache {args.command}: error: {one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"simcache {args.command}: interrupted", file=sys.stderr)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from simcache.errors import UsageError
+from simcache.errors import UsageError, one_line, show_path
 from simcache.policies.base import coerce_param, policy_class, policy_params
 from simcache.traces.base import TraceSource
+
+#: largest cache size (entries or bytes) the commands accept
+MAX_SIZE = 1 << 50
+MAX_INT = (1 << 63) - 1
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -21,7 +29,7 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """
 
     def error(message: str) -> NoReturn:
-        print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)
+        print(f"{parser.prog}: error: {one_line(message)} (see {parser.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
     original = parser.parse_known_args
@@ -35,6 +43,7 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     parser.error = error  # type: ignore[method-assign]
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
+    parser.one_line_errors = True  # type: ignore[attr-defined]
     return parser
 
 
@@ -48,14 +57,14 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    help="reader option, repeatable; csv: id=COL size=COL time=COL op=COL (names or 0-based "
                    "indexes), header=true|false, delimiter=';' (or \\t), numeric=true; any format: chunk_size=N")
     g.add_argument("--synthetic", metavar="KIND", help="generate requests instead: zipf, uniform or hotspot")
-    g.add_argument("--alpha", type=float, metavar="A", help="Zipf exponent (for --synthetic zipf)")
-    g.add_argument("--objects", type=int, metavar="N", help="distinct objects of the synthetic workload")
-    g.add_argument("--requests", type=int, metavar="M", help="requests of the synthetic workload")
-    g.add_argument("--rate", type=float, metavar="R",
+    g.add_argument("--alpha", type=finite_number, metavar="A", help="Zipf exponent (for --synthetic zipf)")
+    g.add_argument("--objects", type=integer, metavar="N", help="distinct objects of the synthetic workload")
+    g.add_argument("--requests", type=integer, metavar="M", help="requests of the synthetic workload")
+    g.add_argument("--rate", type=positive_number, metavar="R",
                    help="Poisson arrivals at R requests/s give synthetic requests timestamps (the Redis policies' "
                    "LRU clock and LFU decay read them; without, every request is at time 0)")
-    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic workload and of randomised "
-                   "policies (default 0)")
+    g.add_argument("--seed", type=seed_number, default=0, metavar="S", help="seed of the synthetic workload and of "
+                   "randomised policies (default 0)")
 
 
 def source_from_namespace(args: argparse.Namespace) -> TraceSource:
@@ -77,6 +86,29 @@ def source_from_namespace(args: argparse.Namespace) -> TraceSource:
                             objects=args.objects, requests=args.requests, seed=args.seed,
                             rate=getattr(args, "rate", None),
                             trace_options=parse_trace_options(getattr(args, "trace_options", None) or []))
+
+
+def untimed(source: TraceSource) -> bool:
+    """Whether every request of ``source`` is at time 0 (a synthetic trace without a rate, a format without times)."""
+    spec = getattr(source, "spec", None)
+    if spec is not None and hasattr(spec, "rate"):
+        return spec.rate is None
+    fmt = getattr(source, "format", None)
+    if fmt in ("lirs", "txt", "cache2k"):
+        return True
+    if fmt == "csv":
+        return getattr(source, "columns", {}).get("time") is None
+    return False
+
+
+def warn_untimed(policies: Sequence[str], source: TraceSource) -> None:
+    """One warning line on stderr when a time-aware policy (the Redis family's LRU clock and LFU decay) runs on
+    a trace without timestamps, where every request is at time 0 and every key ties."""
+    timed = [p for p in policies if getattr(policy_class(p), "uses_time", False)]
+    if timed and untimed(source):
+        print(f"simcache: warning: {', '.join(timed)} read{'s' if len(timed) == 1 else ''} request times, but "
+              f"{getattr(source, 'name', 'the trace')} has none (every request at time 0, so every key ties); "
+              f"give --rate R for synthetic requests, or a trace with times", file=sys.stderr)
 
 
 def parse_trace_options(items: list[str]) -> dict[str, Any]:
@@ -102,6 +134,109 @@ def parse_trace_options(items: list[str]) -> dict[str, Any]:
         else:
             out[key] = int(value) if value.isdigit() else value
     return out
+
+
+def integer(text: str) -> int:
+    """argparse type: an integer (``1e6`` too, when whole), without the overflow a float would hide."""
+    t = text.strip()
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        f = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not math.isfinite(f) or not f.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(f)
+
+
+def seed_number(text: str) -> int:
+    """argparse type: a seed, an integer in [0, 2**63-1]."""
+    value = integer(text)
+    if not 0 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63-1], got {text!r}")
+    return value
+
+
+def finite_number(text: str) -> float:
+    """argparse type: a finite number (not nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = finite_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def parse_sizes(text: str, what: str = "size") -> list[str]:
+    """A comma-separated list of cache sizes, each checked now (a bad one fails before any work).
+
+    A size is at most :data:`MAX_SIZE` (2**50, a PiB): capacities are held as 64-bit integers, and a
+    cache that large already holds any trace whole.
+    """
+    from simcache.replay import parse_size
+
+    sizes = split_list(text, what)
+    for size in sizes:
+        value = parse_size(size)
+        if not isinstance(value, float) and value > MAX_SIZE:
+            raise UsageError(f"bad cache size {size!r}: at most 2**50 ({MAX_SIZE}), which holds any trace whole")
+    return sizes
+
+
+def check_output_file(flag: str, path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that ``path`` can be written as a file: its folder exists or can be made.
+
+    The write itself can still fail (a full disk, /proc): :func:`writing` turns that into one line too.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag} {show_path(p)}: is a folder, expected a file name")
+    _check_creatable(flag, p.parent)
+    return p
+
+
+def check_output_dir(flag: str, path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that ``path`` is a folder or can be made one."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{flag} {show_path(p)}: exists and is not a folder")
+    _check_creatable(flag, p)
+    return p
+
+
+def _check_creatable(flag: str, folder: Path) -> None:
+    probe = folder if str(folder) else Path(".")
+    try:
+        while not probe.exists():
+            probe = probe.parent
+    except OSError as err:
+        raise UsageError(f"{flag} {show_path(folder)}: unusable path: {err.strerror or err}") from None
+    if not probe.is_dir():
+        raise UsageError(f"{flag} {show_path(folder)}: {show_path(probe)} is a file, not a folder")
+    if not os.access(probe, os.W_OK):
+        raise UsageError(f"{flag} {show_path(folder)}: {show_path(probe)} is not writable")
+
+
+@contextlib.contextmanager
+def writing(flag: str, path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an OS error while writing an output (``--plot``, ``--out``) into one line naming the flag and path."""
+    try:
+        yield
+    except OSError as err:
+        where = err.filename if isinstance(err.filename, str) else path
+        raise UsageError(f"{flag} {show_path(path)}: cannot write {show_path(where)}: {err.strerror or err}") from None
 
 
 def split_list(text: str, what: str) -> list[str]:

@@ -12,15 +12,75 @@ from simcache.policies import policy_class, policy_names, policy_params
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("policies", help="list eviction policies and their parameters",
                        description="List every registered eviction policy with its parameters and defaults.")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME",
+                   help="one policy to describe: its docstring and each parameter with default and meaning")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
+def _arg_docs(doc: str) -> dict[str, str]:
+    """The ``Args:`` section of a Google-style docstring: name -> sentence (continuation lines joined)."""
+    out: dict[str, str] = {}
+    current = None
+    in_args = False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            if not stripped:
+                current = None
+                continue
+            if stripped.endswith(":") and " " not in stripped:
+                in_args = False
+                continue
+            name, colon, text = stripped.partition(":")
+            if colon and name.replace("_", "").isalnum() and " " not in name:
+                current = name
+                out[name] = text.strip()
+            elif current is not None:
+                out[current] += " " + stripped
+    return out
+
+
+def policy_detail(name: str) -> dict[str, Any]:
+    """One policy: its docstring and each parameter's default and sentence (from the class's ``Args:``)."""
+    import inspect
+
+    cls = policy_class(name)
+    doc = inspect.getdoc(cls) or ""
+    args = _arg_docs(doc) | _arg_docs(inspect.getdoc(cls.__init__) or "")
+    params = {k: {"default": v, "description": args.get(k, "see the docstring above" if k != "variant" else
+                                                        "reference behaviour to follow (paper or libcachesim)")}
+              for k, v in policy_params(name).items()}
+    summary = doc.split("\n\n")[0].replace("\n", " ")
+    body = doc.split("Args:")[0].strip()
+    return {"name": name, "summary": summary, "doc": body, "params": params,
+            "capacity": args.get("capacity", "entries or bytes"), "libcachesim_variant": _libcachesim_variant(name)}
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        d = policy_detail(args.name)
+        if args.json:
+            print(json.dumps(d, indent=2, default=str))
+            return 0
+        print(f"{d['name']}: {d['summary']}\n")
+        print(d["doc"] + "\n")
+        print(f"capacity: {d['capacity']}")
+        print(f"variant=libcachesim: {d['libcachesim_variant']}")
+        width = max([len("parameter")] + [len(k) for k in d["params"]])
+        dwidth = max([len("default")] + [len(repr(p["default"])) for p in d["params"].values()])
+        print(f"{'parameter':<{width}}  {'default':<{dwidth}}  meaning")
+        for k, p in d["params"].items():
+            print(f"{k:<{width}}  {p['default']!r:<{dwidth}}  {p['description']}")
+        return 0
     rows: dict[str, dict[str, Any]] = {}
     for name in policy_names():
         doc = (policy_class(name).__doc__ or "").strip().splitlines()
-        rows[name] = {"summary": doc[0] if doc else "", "params": policy_params(name)}
+        rows[name] = {"summary": doc[0] if doc else "", "params": policy_params(name),
+                      "libcachesim_variant": _libcachesim_variant(name)}
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -28,4 +88,10 @@ def run(args: argparse.Namespace) -> int:
     for name, row in rows.items():
         params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items())
         print(f"{name:<{width}}  {row['summary']}" + (f"  [{params}]" if params else ""))
+        print(f"{'':<{width}}    variant=libcachesim: {row['libcachesim_variant']}")
     return 0
+
+
+def _libcachesim_variant(name: str) -> str:
+    """What ``variant=libcachesim`` changes for a policy (libCacheSim 0.3.5's implementation)."""
+    return policy_class(name).libcachesim_differs or "no change (libCacheSim agrees, or has no such policy)"

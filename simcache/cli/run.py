@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from pathlib import Path
 from typing import Any
 
 from simcache.catalog import get_model, load_models, run_model
@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "power-loss:redis@10+5, restart:redis@20, random-crash:redis=600@0+30")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (the model's duration parameter)")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object, with every parameter used, the seed and the faults")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="a progress bar in simulated seconds even when stderr is not a terminal")
+    p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--figures", metavar="DIR", default=None,
                    help="also write the model's figures (PNG) into DIR (created if missing; existing files of the "
                         "same names are replaced)")
@@ -70,11 +74,14 @@ def run(args: argparse.Namespace) -> int:
         params["duration"] = args.duration
     # parsed before anything runs: a bad line is one error naming the part that is wrong
     faults = [parse_fault(line) for line in args.faults]
+    from simcache.sim import runner
+
+    runner.PROGRESS = args.progress
     if args.figures is not None:
         figures = model_figures(spec)
-        out = Path(args.figures)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--figures: {out} exists and is not a folder")
+        from simcache.cli._common import check_output_dir
+
+        out = check_output_dir("--figures", args.figures)  # before the run: a file on the way fails now
         result = run_model_full(args.name, params, args.seed, faults=faults)
         summary = result.summary
         try:
@@ -84,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         summary["figures"] = [str(x) for x in written]
     else:
         summary = run_model(args.name, params, args.seed, faults=faults)
+    plain, opts = spec.split(params)
+    resolved = dataclasses.asdict(spec.make_params(plain))
+    summary["params"] = {**resolved, **{f"{g}.{k}": v for g, kv in opts.items() for k, v in kv.items()}}
+    summary["seed"] = args.seed
     if args.json:
         print(to_json(summary))
         return 0
@@ -106,32 +117,49 @@ def format_summary(s: dict[str, Any]) -> str:
              + (f"  engine {s['engine']}" if "engine" in s else "")]
     head = ["sim_requests", "completed", "throughput", "mean_response", "theory_mean_response", "utilization",
             "stale_reads", "concurrent_reads", "dirty_reads", "writes_lost", "late_commits"]
-    skip = {"model", "seed", "wall_seconds", "engine", "duration", "faults", "tiers", "figures"}
+    skip = {"model", "seed", "wall_seconds", "engine", "duration", "faults", "tiers", "figures", "params", "markers"}
     # the headline numbers first, then every other number or text a model reports (its own fields)
     rest = [k for k, v in s.items() if k not in head and k not in skip and isinstance(v, int | float | str)]
     for k in head + rest:
         if k in s and s[k] is not None:
             v = s[k]
-            lines.append(f"  {k:<22} {v:.6g}" if isinstance(v, float) else f"  {k:<22} {v}")
+            lines.append(f"  {k:<22} {_value(k, v, 6)}")
     sections = ["hit_ratio", "latency_ms", "latency", "read_latency_ms", "write_latency_ms", "db", "outcomes",
                 "errors"]
     sections += [k for k, v in s.items() if isinstance(v, dict) and k not in sections and k not in skip]
     for section in sections:
         d = s.get(section)
         if isinstance(d, dict) and d:
-            vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+            vals = "  ".join(f"{k}={_value(k, v)}" for k, v in d.items())
             lines.append(f"  {section:<22} {vals}")
     faults = s.get("faults")
     if isinstance(faults, list):
         lines.append(f"  {'faults':<22} {', '.join(_fault_text(f) for f in faults) or 'none'}")
+    markers = s.get("markers")
+    if isinstance(markers, list) and markers:
+        shown = ", ".join(f"{m.get('source', '')} {m.get('kind', '')}@{float(m.get('t', 0)):g}" for m in markers[:8])
+        lines.append(f"  {'events':<22} {shown}" + (f" (+{len(markers) - 8} more)" if len(markers) > 8 else ""))
     if s.get("figures"):
         lines.append(f"  {'figures':<22} {', '.join(s['figures'])}")
     tiers = s.get("tiers")
     if isinstance(tiers, dict):
         for name, d in tiers.items():
-            vals = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+            vals = "  ".join(f"{k}={_value(k, v)}" for k, v in d.items())
             lines.append(f"  tier {name:<17} {vals}")
     return "\n".join(lines)
+
+
+def _value(key: str, v: Any, digits: int = 4) -> str:
+    """A number for people: byte counts with their unit, large counts with thousands separators."""
+    from simcache.units import format_bytes
+
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if "memory" in key or key.endswith("_bytes"):
+        return format_bytes(v)
+    if isinstance(v, int) or (abs(v) >= 10_000 and float(v).is_integer()):
+        return f"{int(v):,}"
+    return f"{v:,.0f}" if abs(v) >= 100_000 else f"{v:.{digits}g}"
 
 
 def _fault_text(f: Any) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from simcache.sweeps.executors import EXECUTORS
+from simcache.sweeps.spec import MAX_RUNS
 
 
 def _positive_int(text: str) -> int:
@@ -42,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--retry-failed", action="store_true", help="run again the runs stored as failed")
     p.add_argument("--no-figures", action="store_true", help="skip the figures the sweep names")
     p.add_argument("--dry-run", action="store_true", help="validate the sweep and print its size, run nothing")
+    p.add_argument("--max-runs", type=_positive_int, default=None, metavar="N",
+                   help=f"refuse a sweep of more than N runs (default {MAX_RUNS:,}), checked before anything runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object describing the outcome")
     p.set_defaults(func=run)
@@ -52,7 +55,11 @@ def sweep_file(arg: str) -> str | Path:
     from simcache.sweeps.run import experiment_path
 
     p = Path(arg)
-    if p.is_file() or p.suffix == ".toml" or len(p.parts) > 1:
+    try:
+        is_file = p.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte: load_sweep says so in one line
+        return arg
+    if is_file or p.suffix == ".toml" or len(p.parts) > 1 or len(arg) > 200 or "\0" in arg:
         return arg
     return experiment_path(arg)
 
@@ -62,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
     from simcache.sweeps.spec import load_sweep
 
     spec = load_sweep(sweep_file(args.file))
+    max_runs = args.max_runs or MAX_RUNS
+    spec.validate(max_runs)  # the whole file, its [quick] variant included, whichever of the two runs
     if args.quick:
         spec = spec.quick_variant()
     if args.dry_run:
-        spec.validate()
-        n_points = len(spec.points())
+        n_points = spec.n_points
         info = {"name": spec.name, "target": spec.target, "points": n_points, "replications": spec.replications,
                 "runs": n_points * spec.replications, "axes": spec.axes}
         print(json.dumps(info) if args.json else
@@ -77,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         args.executor = "dask" if args.scheduler else "local"
     result = run_sweep(spec, args.executor, out=args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=not (args.quiet or args.json), retry_failed=args.retry_failed,
-                       figures=not args.no_figures)
+                       figures=not args.no_figures, max_runs=max_runs)
     out = result.out
     files = [out / "runs.csv", out / "summary.csv", out / "metadata.json", *result.figures]
     if args.json:
@@ -89,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"sweep {spec.name}: {len(result.runs)} runs ({result.computed} computed, {result.reused} kept from "
               f"before) in {result.wall_seconds:.1f} s, {len(result.failures)} failed")
+        table = results_table(result.summary)
+        if table:
+            print(table)
         print(f"results in {out}/: runs.csv, summary.csv, metadata.json"
               + (f", {len(result.figures)} figure files" if result.figures else ""))
     for line in result.metadata.get("figures_skipped", []):
@@ -99,3 +110,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def results_table(summary, limit: int = 12) -> str:  # type: ignore[no-untyped-def]
+    """The first ``limit`` points: each axis value and each metric's mean ± 95 % CI half-width."""
+    from simcache.cli._common import format_table
+    from simcache.plots import summary_axes
+
+    if summary is None or summary.empty or "metric" not in summary:
+        return ""
+    axes = summary_axes(summary)
+    metrics = list(dict.fromkeys(summary["metric"]))[:4]
+    rows = []
+    for _point, g in summary.groupby("point", sort=True):
+        first = g.iloc[0]
+        row = {a: first[a] for a in axes}
+        for m in metrics:
+            got = g[g["metric"] == m]
+            if not got.empty:
+                mean, half = float(got["mean"].iloc[0]), float(got["ci_half"].iloc[0])
+                fmt = ",.0f" if abs(mean) >= 1000 else ".4g"
+                row[m] = f"{mean:{fmt}}" + (f" ± {half:{fmt if abs(half) >= 1000 else '.2g'}}"
+                                            if half == half and half > 0 else "")
+        rows.append(row)
+    text = format_table(rows[:limit], axes + metrics)
+    more = len(rows) - limit
+    return text + (f"\n... {more} more points in summary.csv" if more > 0 else "")

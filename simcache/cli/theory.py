@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.cli._common import format_table, one_line_errors, split_list
+from simcache.cli._common import finite_number, format_table, integer, one_line_errors, parse_sizes, split_list
 from simcache.errors import UsageError
 from simcache.replay import resolve_sizes
 
@@ -22,6 +22,11 @@ MODELS = {
 }
 
 
+#: largest catalogue the analytic models are solved for: they hold a few float arrays of one entry per object
+#: (about 50 bytes and 1 µs per object and policy; 10**7 objects: 0.5 GB, 8 s for the four models)
+MAX_OBJECTS = 10**7
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "theory", help="analytic hit ratios for Zipf popularity (Che, FIFO, LFU)",
@@ -29,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "popularity over N objects: Che's approximation for LRU, the FIFO/RANDOM fixed point, and perfect LFU.",
     )
     one_line_errors(p)
-    p.add_argument("--alpha", type=float, required=True, metavar="A", help="Zipf exponent (>= 0)")
-    p.add_argument("--objects", type=int, required=True, metavar="N", help="number of distinct objects")
+    p.add_argument("--alpha", type=finite_number, required=True, metavar="A", help="Zipf exponent (>= 0)")
+    p.add_argument("--objects", type=integer, required=True, metavar="N",
+                   help=f"number of distinct objects (at most {MAX_OBJECTS:,})")
     p.add_argument("--size", required=True, metavar="S[,S...]",
                    help="cache sizes in entries, or percentages of the objects (1%%)")
     p.add_argument("--policy", default="lru,fifo,random,lfu", metavar="P[,P...]",
@@ -66,13 +72,14 @@ def theory_rows(alpha: float, objects: int, sizes: Sequence[int], policies: Sequ
 def run(args: argparse.Namespace) -> int:
     if args.alpha < 0 or not np.isfinite(args.alpha):
         raise UsageError(f"--alpha must be a finite number >= 0, got {args.alpha:g}")
-    if args.objects < 1:
-        raise UsageError(f"--objects must be >= 1, got {args.objects}")
+    if not 1 <= args.objects <= MAX_OBJECTS:
+        raise UsageError(f"--objects must be in [1, {MAX_OBJECTS:,}] (the models hold a popularity vector of "
+                         f"{MAX_OBJECTS:,} objects in about 0.5 GB and 8 s), got {args.objects}")
     policies = split_list(args.policy, "policy")
     for p in policies:
         if p not in MODELS:
             raise UsageError(f"no analytic model for policy {p!r}; models exist for: {', '.join(MODELS)}")
-    sizes = resolve_sizes(split_list(args.size, "size"), args.objects)
+    sizes = resolve_sizes(parse_sizes(args.size), args.objects)
     rows = theory_rows(args.alpha, args.objects, sizes, policies)
     if args.json:
         print(json.dumps(rows, indent=1))

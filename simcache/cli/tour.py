@@ -150,6 +150,10 @@ class Tour:
     theory: list[dict[str, Any]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     log: Callable[[str], None] = print
+    #: progress bars: None shows them in a terminal or a notebook (simcache.progress)
+    progress: bool | None = None
+    #: the command line, recorded in metadata.json
+    argv: list[str] = field(default_factory=list)
 
 
 class _Head:
@@ -237,12 +241,16 @@ def step_replay(tour: Tour) -> None:
     t0 = time.perf_counter()
     tasks = [(w, [p]) for w in tour.workloads for p in tour.policies]
     pool = ProcessPoolExecutor(c.jobs, mp_context=multiprocessing.get_context("spawn")) if c.jobs > 1 else None
+    from simcache.progress import progress_bar
+
+    bar = progress_bar(len(tasks) + len(tour.workloads), "replay", unit="task", enabled=tour.progress)
     try:
         def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
             if pool is not None:
                 return pool.submit(fn, *args)
             done: Future[Any] = Future()
             done.set_result(fn(*args))
+            bar.update(1)  # in this process: the bar moves as each task runs
             return done
 
         # the longest tasks first keeps both cores busy to the end
@@ -252,9 +260,14 @@ def step_replay(tour: Tour) -> None:
         by_name: dict[str, list[dict[str, Any]]] = {w.name: [] for w in tour.workloads}
         for w, fut in futures:
             by_name[w.name].extend(fut.result())
+            if pool is not None:
+                bar.update(1)
         for w, fut in mrcs:
             w.mrc = fut.result()
+            if pool is not None:
+                bar.update(1)
     finally:
+        bar.close()
         if pool is not None:
             pool.shutdown()
     order = {p: i for i, p in enumerate(tour.policies)}
@@ -298,8 +311,9 @@ def step_write_tables(tour: Tour) -> None:
 
 
 def step_figures(tour: Tour) -> None:
-    """mrc_<trace>.png (exact LRU curve + policies) and policies_<trace>.png (miss ratio vs size)."""
-    from simcache.plotting_basic import save_mrc_plot
+    """mrc_<trace>.png (exact LRU curve, LRU and FIFO theory as lines, LRU/FIFO/Belady replayed) and
+    policies_<trace>.png (every policy, grouped into panels, Belady as the black dashed bound)."""
+    from simcache.plots import mrc_figure, replay_figure, save_as
 
     out = tour.config.out
     for w in tour.workloads:
@@ -307,17 +321,40 @@ def step_figures(tour: Tour) -> None:
         for policy in tour.policies:
             rows = [r for r in tour.rows if r["trace"] == w.name and r["policy"] == policy]
             points[policy] = ([r["size"] for r in rows], [r["miss_ratio"] for r in rows])
-        for policy, label in (("lru", "Che (LRU theory)"), ("fifo", "FIFO theory")):
-            pred = [t for t in tour.theory if t["trace"] == w.name and t["policy"] == policy]
-            if pred:
-                points[label] = ([t["size"] for t in pred], [t["miss_ratio"] for t in pred])
+        theory = _theory_lines(tour, w)
         curve = w.mrc if w.mrc is not None else (None, None)
         note = "" if w.mrc is not None else " (exact MRC unavailable)"
-        dashed = (BOUND, "Che (LRU theory)", "FIFO theory")
-        tour.files.append(save_mrc_plot(out / f"mrc_{w.name}.png", *curve, points=points, dashed=dashed,
-                                        title=f"{w.name}: exact LRU MRC and policies{note}"))
-        tour.files.append(save_mrc_plot(out / f"policies_{w.name}.png", points=points, dashed=dashed,
-                                        title=f"{w.name}: miss ratio by policy ({BOUND} = offline bound)"))
+        what = (f"Zipf(α={w.alpha:g}), {tour.config.objects:,} objects, {tour.config.requests:,} requests"
+                if w.alpha is not None else f"{w.name}, {w.distinct:,} objects")
+        shown = {p: points[p] for p in ("lru", "fifo", BOUND) if p in points}
+        tour.files.append(save_as(mrc_figure(*curve, points=shown, theory=theory,
+                                             title=f"{what}: exact LRU MRC{note}"), out / f"mrc_{w.name}.png"))
+        tour.files.append(save_as(replay_figure(points, theory=theory, mrc=w.mrc,
+                                                title=f"{what}: miss ratio by policy"),
+                                  out / f"policies_{w.name}.png"))
+
+
+def _theory_lines(tour: Tour, w: Workload) -> dict[str, tuple[list[int], list[float]]]:
+    """Che (LRU) and the FIFO approximation on 48 log-spaced sizes from 1 to the catalogue: a line."""
+    if w.alpha is None or not w.sizes:
+        return {}
+    import numpy as np
+
+    from simcache.cli.theory import theory_rows
+
+    grid = sorted({int(round(v)) for v in np.geomspace(1, tour.config.objects, 48)})
+    rows = theory_rows(w.alpha, tour.config.objects, grid, ["lru", "fifo"])
+    out: dict[str, tuple[list[int], list[float]]] = {}
+    for policy, label in (("lru", "Che (LRU theory)"), ("fifo", "FIFO theory")):
+        got = [r for r in rows if r["policy"] == policy]
+        out[label] = ([r["size"] for r in got], [r["miss_ratio"] for r in got])
+    return out
+
+
+def _tie_label(tied: list[str]) -> str:
+    """``3-way tie (lru, clock, sieve)``; long lists name the first four."""
+    names = ", ".join(tied[:4]) + (f", +{len(tied) - 4} more" if len(tied) > 4 else "")
+    return f"{len(tied)}-way tie ({names})"
 
 
 def step_summary(tour: Tour) -> None:
@@ -331,8 +368,8 @@ def step_summary(tour: Tour) -> None:
             rows = {r["policy"]: r for r in tour.rows if r["trace"] == w.name and r["size"] == size}
             online = [r for p, r in rows.items() if p != BOUND]
             best = min(online, key=lambda r: r["miss_ratio"])
-            ties = sum(r["miss_ratio"] == best["miss_ratio"] for r in online)
-            label = best["policy"] if ties == 1 else f"{ties}-way tie"
+            tied = [r["policy"] for r in online if r["miss_ratio"] == best["miss_ratio"]]
+            label = best["policy"] if len(tied) == 1 else _tie_label(tied)
             line = f"    size {size:>7,} ({size / w.distinct:6.2%}): best {label:<10} {best['miss_ratio']:.4f}"
             for p in ("lru", "fifo"):
                 if p in rows:
@@ -351,12 +388,14 @@ def step_sweeps(tour: Tour) -> None:
     """Run the tour's sweeps (experiments/tour.toml, three_tier_ttl.toml, three_tier_crash.toml): replications,
     CIs and figures; the last one sweeps a strategy option with a Redis crash in every run."""
     from simcache.catalog import load_models
+    from simcache.progress import progress_wanted
     from simcache.sweeps import run_experiment
 
     names = ["tour"] + (["three_tier_ttl", "three_tier_crash"] if "three-tier" in load_models() else [])
     for name in names:
         res = run_experiment(name, quick=tour.config.small, executor="local" if tour.config.jobs > 1 else "serial",
-                             workers=tour.config.jobs, out_root=tour.config.out / "sweeps", progress=False)
+                             workers=tour.config.jobs, out_root=tour.config.out / "sweeps",
+                             progress=progress_wanted(tour.progress))
         tour.files += [res.out / "runs.csv", res.out / "summary.csv", *res.figures]
         tour.log(f"sweep {res.spec.name}: {len(res.runs)} runs ({len(res.failures)} failed) -> {res.out}")
         for line in res.failure_lines():
@@ -365,8 +404,8 @@ def step_sweeps(tour: Tour) -> None:
 
 def step_systems(tour: Tour) -> None:
     """Simulate the three-tier and hierarchy models; write their summaries and latency/hit-ratio figures."""
-    from simcache.sim.report import run_model_full, three_tier_figures
-    from simcache.sim.tier_report import hierarchy_figures
+    from simcache.plots import hierarchy_figures, latency_cdf_figure, save_as, three_tier_figures, timeline
+    from simcache.sim.report import SimResult, run_model_full
 
     out = tour.config.out / "systems"
     out.mkdir(parents=True, exist_ok=True)
@@ -378,12 +417,17 @@ def step_systems(tour: Tour) -> None:
         "hierarchy": {"duration": 5.0, "browser_ttl": 6.0, "cdn_ttl": 0.5, "lb_ttl": 1.5, "app_ttl": 3.0,
                       "cache_ttl": 60} if small else {"duration": 60.0},
     }
+    runs: dict[str, SimResult] = {}
     for name, figures in (("three-tier", three_tier_figures), ("hierarchy", hierarchy_figures)):
         result = run_model_full(name, params[name], seed=tour.config.seed)
+        runs[name] = result
         stem = name.replace("-", "_")
         (out / f"{stem}.json").write_text(result.to_json())
-        result.timeseries.to_csv(out / f"{stem}_timeseries.csv", index=False)
-        written = figures(result, out / stem)
+        # one row per window, latency in ms as in the summary (the JSON keeps the tidy table, in seconds)
+        result.timeseries_frame().to_csv(out / f"{stem}_timeseries.csv", index=False)
+        written = [*figures(result, out / stem)]
+        if figures is hierarchy_figures:  # three_tier_figures draws its own timeline
+            written.append(save_as(timeline(result), out / stem / "timeline.png"))
         tour.files += [out / f"{stem}.json", out / f"{stem}_timeseries.csv", *map(Path, written or [])]
         s = result.summary
         lat = s.get("latency_ms", {})
@@ -392,23 +436,76 @@ def step_systems(tour: Tour) -> None:
                  + ", ".join(f"{q.replace('_', '.')} {lat[q]:.1f} ms" for q in ("p50", "p99", "p99_9") if q in lat)
                  + (f"; hit ratio {ratios}" if ratios else "")
                  + f"; {s.get('stale_reads', 0):,} stale and {s.get('concurrent_reads', 0):,} concurrent reads")
+    # the same three-tier run with Redis crashing a fifth of the way in, for 10 % of the run: its timeline
+    # shows the fault, and the CDFs compare the configurations' latency over the whole run
+    base = runs["three-tier"]
+    duration = float(base.summary.get("duration", params["three-tier"]["duration"]))
+    crash = f"crash:redis@{duration / 5:g}+{duration / 10:g}"
+    crashed = run_model_full("three-tier", params["three-tier"], seed=tour.config.seed, faults=[crash])
+    tour.files += three_tier_figures(crashed, out / "three_tier_crash")
+    hits = ", ".join(f"{t} {r:.2f}" for t, r in crashed.summary.get("hit_ratio", {}).items())
+    tour.log(f"three-tier with {crash}: {crashed.summary['outcomes']}; hit ratio {hits}")
+    cdf = latency_cdf_figure({"three-tier": base, f"three-tier, {crash}": crashed, "hierarchy": runs["hierarchy"]},
+                             title=f"End-to-end latency CDF per configuration ({duration:g} s simulated, "
+                                   f"seed {tour.config.seed})")
+    tour.files.append(save_as(cdf, out / "latency_cdf.png"))
+
+
+def step_metadata(tour: Tour) -> None:
+    """metadata.json: how the results were made (versions, seed, command line, configuration, traces)."""
+    import importlib.metadata
+    import platform
+    import sys
+
+    versions = {"python": platform.python_version()}
+    for name in ("simcache", "numpy", "numba", "scipy", "simpy", "pandas", "matplotlib"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    c = tour.config
+    config = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+              for k, v in c.__dict__.items()}
+    meta = {
+        "command": tour.argv or sys.argv,
+        "seed": c.seed,
+        "config": config,
+        "versions": versions,
+        "policies": tour.policies,
+        "workloads": [{"name": w.name, "distinct": w.distinct, "sizes": w.sizes,
+                       **({"synthetic": "zipf", "alpha": w.alpha, "objects": w.recipe.objects,
+                           "requests": w.recipe.requests, "seed": w.recipe.seed} if w.recipe.path is None else
+                          {"path": w.recipe.path, "limit": w.recipe.limit,
+                           "bytes": Path(w.recipe.path).stat().st_size})}
+                      for w in tour.workloads],
+        "engines": sorted({r["engine"] for r in tour.rows}),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = c.out / "metadata.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(meta, indent=1))
+    tour.files.append(out)
 
 
 #: the tour, in order
 STEPS: list[Callable[[Tour], None]] = [step_synthetic, step_real_traces, step_replay, step_theory,
-                                       step_write_tables, step_figures, step_sweeps, step_systems, step_summary]
+                                       step_write_tables, step_figures, step_sweeps, step_systems, step_metadata,
+                                       step_summary]
 
 
-def run_tour(config: TourConfig, *, log: Callable[[str], None] = print) -> Tour:
+def run_tour(config: TourConfig, *, log: Callable[[str], None] = print, progress: bool | None = None,
+             argv: list[str] | None = None) -> Tour:
     """Run every step of the tour and return its state (rows, theory, files).
 
     Args:
         config: what to replay and where to write.
         log: where progress lines go.
+        progress: a progress bar on the replay step (None: in a terminal or a notebook).
+        argv: the command line recorded in metadata.json (default: ``sys.argv``).
     """
     from simcache.policies import policy_names
 
-    tour = Tour(config, policy_names(), log=log)
+    tour = Tour(config, policy_names(), log=log, progress=progress, argv=list(argv or []))
     for step in STEPS:
         step(tour)
     return tour
@@ -437,19 +534,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="replay engine: auto uses compiled kernels where they exist (default auto)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: the number of CPUs; 1 with --quick)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bars on stderr even when it is not a terminal")
+    p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+    from simcache.cli._common import check_output_dir, writing
+
+    out = check_output_dir("--out", args.out)  # a file on the way (out/x) or no write permission fails now
     jobs = args.jobs if args.jobs is not None else (1 if args.quick else os.cpu_count() or 1)
     if jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {jobs}")
     config = TourConfig.quick(out, args.engine, jobs) if args.quick else TourConfig(out=out, engine=args.engine,
                                                                                      jobs=jobs)
     t0 = time.perf_counter()
-    run_tour(config)
+    with writing("--out", out):
+        run_tour(config, progress=args.progress)
     print(f"tour done in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -170,7 +170,7 @@ class App(Component):
         strategy = self.strategy
         if op == "read":
             if local is not None:
-                e = local.get(key)
+                e = local.get_entry(key)
                 if e is not None:
                     return e.value, self.name
             answer = yield from strategy.get(key)

@@ -11,16 +11,15 @@ fail without the fault code knowing about it.
   new connections are refused); with ``host_down=True`` the machine is gone
   and peers hear nothing (they wait until their timeouts).  ``warm`` keeps
   the component's state for its restart (a persisted dataset, a warm page
-  cache); a cold crash loses it.  ``crash(power_loss=True)`` is a power
-  failure of the host: as ``host_down``, and in addition whatever the
-  component had handed to the operating system but not yet forced to disk
-  is gone (:attr:`Component.power_lost` tells :meth:`Component.on_crash`
-  which of the two happened; a component with persistence drops its
-  unsynced writes there).
+  cache); a cold crash loses it.
 * ``restart()`` — the component comes back (cold or warm, as it crashed).
 * ``pause(duration)`` — the component stops working for ``duration`` seconds
   (a GC pause, a fork): work in progress is suspended and resumes after,
   requests queue, every other clock keeps running.
+* ``power_loss()`` — the host loses power: as ``crash(host_down=True)``
+  (peers hear nothing), and what the operating system held in its page
+  cache but had not written to disk is gone too (a process crash keeps it:
+  the kernel still writes it back).  ``restart()`` brings it back.
 """
 
 from __future__ import annotations
@@ -63,23 +62,29 @@ class Component:
         self.pause_total = 0.0
         self.crashes = 0
         self.pauses = 0
-        #: whether the last crash was a power loss (the host's unsynced disk writes are lost with it)
-        self.power_lost = False
         world.add(self)
 
     # ------------------------------------------------------------ faults
-    def crash(self, warm: bool = False, host_down: bool = False, power_loss: bool = False) -> None:
-        """The component's process dies (see the module docstring); ``power_loss`` implies ``host_down``."""
+    def crash(self, warm: bool = False, host_down: bool = False) -> None:
+        """The component's process dies (see the module docstring)."""
         if not self.up:
             return
         self.up = False
-        self.power_lost = bool(power_loss)
-        self.host_up = not (host_down or power_loss)
+        self.host_up = not host_down
         self.warm = warm
         self.epoch += 1
         self.crashes += 1
         self.paused_until = min(self.paused_until, self.env.now)
         self.on_crash()
+
+    def power_loss(self) -> None:
+        """The host loses power: the process dies with its host (no resets) and the OS page cache is lost."""
+        if self.up:
+            self.crash(warm=False, host_down=True)
+        else:
+            self.host_up = False
+            self.warm = False
+        self.on_power_loss()
 
     def restart(self) -> None:
         """Bring a crashed component back (its state kept if it crashed warm, lost otherwise)."""
@@ -120,6 +125,9 @@ class Component:
 
     def on_pause(self, until: float) -> None:
         """Called when a pause starts that lasts until ``until``."""
+
+    def on_power_loss(self) -> None:
+        """Called after :meth:`power_loss` crashed the component: drop what only the page cache held."""
 
     def reset_state(self) -> None:
         """Forget the component's data (a cold restart)."""

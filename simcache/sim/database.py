@@ -97,7 +97,7 @@ class Database(Server):
     def _get(self, key: Any) -> Value:
         self.reads += 1
         if self.qc is not None:
-            if self.qc.get(key) is not None:
+            if self.qc.get_entry(key) is not None:
                 self._cost += self._qsvc()
             else:
                 self.qc.set(key, True)

@@ -10,7 +10,7 @@ down            a component                      its host goes down: no resets, 
                                                  with ``+D`` it comes back (cold)
 power-loss      a component                      the host loses power: as ``down``, and what
                                                  the OS had not yet written to disk is lost
-                                                 (see :meth:`Component.crash`); ``+D`` restarts
+                                                 (:meth:`Component.power_loss`); ``+D`` restarts
 restart         a component                      a crashed component comes back now
 pause           a component                      stops working for D seconds (GC, fork)
 partition       groups ``a,b|c,d``               no message between groups for D seconds
@@ -286,7 +286,7 @@ def _run(world: World, f: Fault) -> Generator[simpy.Event, Any, None]:
     if f.kind in ("crash", "crash-warm", "down", "power-loss"):
         c = world.component(f.target)
         if f.kind == "power-loss":
-            c.crash(host_down=True, power_loss=True)
+            c.power_loss()
         else:
             c.crash(warm=f.kind == "crash-warm", host_down=f.kind == "down")
         undo = c.restart

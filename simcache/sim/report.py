@@ -1,4 +1,4 @@
-"""Results of a simulation run: the summary dict, the tidy time series, JSON, and figures."""
+"""Results of a simulation run: the summary dict, the tidy time series, JSON and DataFrames (figures: simcache.plots)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pandas as pd
 from simcache.sim.metrics import to_json
 from simcache.sim.world import World
 
+__all__ = ["SimResult", "run_model_full", "summarize", "three_tier_figures", "tier_summary"]
+
 
 @dataclass
 class SimResult:
@@ -23,6 +25,36 @@ class SimResult:
     timeseries: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["time", "component", "metric",
                                                                                   "value"]))
     world: World | None = None
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The summary as a one-row DataFrame, nested sections flattened (``latency_ms.p99``,
+        ``hit_ratio.redis``, ``tiers.app.evictions``); lists (faults, markers) as their length."""
+        flat: dict[str, Any] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, Mapping):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            elif isinstance(value, list | tuple):
+                flat[prefix] = len(value)
+            else:
+                flat[prefix] = value
+
+        walk("", self.summary)
+        return pd.DataFrame([flat])
+
+    def timeseries_frame(self) -> pd.DataFrame:
+        """The time series wide, one row per window (``time``: the window's start, s) and one column per
+        ``component.metric``; latency quantiles in milliseconds as in the summary (``latency:all.p99_ms``)."""
+        ts = self.timeseries
+        if ts.empty:
+            return pd.DataFrame(columns=["time"])
+        lat = ts["metric"].str.endswith("_s") & ts["component"].str.startswith("latency:")
+        ts = ts.assign(value=ts["value"].where(~lat, ts["value"] * 1000),
+                       metric=ts["metric"].where(~lat, ts["metric"].str[:-2] + "_ms"))
+        wide = ts.pivot_table(index="time", columns=["component", "metric"], values="value", aggfunc="last")
+        wide.columns = [f"{c}.{m}" for c, m in wide.columns]
+        return wide.reset_index()
 
     def to_json(self) -> str:
         """The summary and the time series as one JSON object."""
@@ -130,53 +162,8 @@ def run_model_full(name: str, params: Mapping[str, Any] | None = None, seed: int
 
 
 def three_tier_figures(result: SimResult, out_dir: str | Path) -> list[Path]:
-    """Write latency-percentile and per-tier hit-ratio figures (PNG) for a system run; return their paths."""
-    import matplotlib
+    """Latency and per-tier hit-ratio figures (PNG) of a system run; drawn by
+    :func:`simcache.plots.three_tier_figures`."""
+    from simcache.plots import three_tier_figures as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    ts = result.timeseries
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    lat = ts[ts.component == "latency:all"]
-    for metric in ("p50", "p95", "p99", "p99_9"):
-        d = lat[lat.metric == f"{metric}_s"]
-        axes[0].plot(d.time, d.value * 1000, label=metric.replace("_", "."))
-    axes[0].set_xlabel("simulated time (s)")
-    axes[0].set_ylabel("latency (ms)")
-    axes[0].set_yscale("log")
-    axes[0].set_title("End-to-end latency per window")
-    axes[0].legend()
-    s = result.summary.get("latency_ms", {})
-    qs = [k for k in ("p50", "p95", "p99", "p99_9") if k in s]
-    axes[1].bar([q.replace("_", ".") for q in qs], [s[q] for q in qs], color="tab:blue")
-    axes[1].set_ylabel("latency (ms)")
-    axes[1].set_title("Whole-run percentiles")
-    fig.tight_layout()
-    p = out / "latency.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    hr = ts[ts.metric == "hit_ratio"]
-    for comp, d in hr.groupby("component"):
-        axes[0].plot(d.time, d.value, label=comp)
-    axes[0].set_ylim(0, 1)
-    axes[0].set_xlabel("simulated time (s)")
-    axes[0].set_ylabel("hit ratio")
-    axes[0].set_title("Hit ratio per tier per window")
-    axes[0].legend()
-    ratios = result.summary.get("hit_ratio", {})
-    axes[1].bar(list(ratios), list(ratios.values()), color="tab:green")
-    axes[1].set_ylim(0, 1)
-    axes[1].set_title("Whole-run hit ratio per tier")
-    fig.tight_layout()
-    p = out / "hit_ratio.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
-    paths.append(p)
-    return paths
+    return draw(result, out_dir)

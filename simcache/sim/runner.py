@@ -11,6 +11,14 @@ from simcache.sim import faults as faults_mod
 from simcache.sim.report import SimResult, summarize
 from simcache.sim.world import World
 
+__all__ = ["PROGRESS", "System", "simulate_system"]
+
+#: progress bar of a run, in simulated seconds: None shows it in a terminal or a notebook for runs that
+#: take a while (``simcache run --progress``/``--quiet`` set it; see :mod:`simcache.progress`)
+PROGRESS: bool | None = None
+#: runs shorter than this many simulated seconds get no bar
+PROGRESS_MIN_DURATION = 30.0
+
 
 @dataclass
 class System:
@@ -38,8 +46,27 @@ def simulate_system(system: System, duration: float,
     world = system.world
     t0 = time.perf_counter()
     faults_mod.schedule(world, faults)
-    world.run(duration)
+    bar = None
+    if PROGRESS or (PROGRESS is None and duration >= PROGRESS_MIN_DURATION):
+        from simcache.progress import progress_bar
+
+        bar = progress_bar(duration, "simulated", unit="s", enabled=PROGRESS,
+                           bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s simulated [{elapsed}<{remaining}]")
+        if not bar.disable:
+            world.process(_tick(world, bar, max(duration / 100, world.recorder.window)))
+    try:
+        world.run(duration)
+    finally:
+        if bar is not None:
+            bar.close()
     summary = summarize(world, duration, system.clients, system.tiers, system.db)
     summary["wall_seconds"] = time.perf_counter() - t0
     ts = world.recorder.timeseries() if timeseries else None
     return SimResult(summary, ts, world) if ts is not None else SimResult(summary, world=world)
+
+
+def _tick(world: World, bar: Any, step: float) -> Any:
+    """Move the bar once per ``step`` simulated seconds (a SimPy process that touches nothing else)."""
+    while True:
+        yield world.env.timeout(step)
+        bar.update(step)

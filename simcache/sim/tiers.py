@@ -182,7 +182,7 @@ class Browsers:
         cost = self._lookup()
         if cost > 0:
             yield self.env.timeout(cost)
-        e = cache.get(key)
+        e = cache.get_entry(key)
         if e is not None:
             self.hits += 1
             return e.value, self.name
@@ -246,7 +246,7 @@ class ProxyCache(Server):
     @command("GET")
     def _get(self, key: Any) -> Any:
         assert self.cache is not None
-        e = self.cache.get(key)
+        e = self.cache.get_entry(key)
         return None if e is None else e.value
 
     @command("SET")

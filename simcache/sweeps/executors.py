@@ -52,6 +52,28 @@ def _failed(task: dict[str, Any], why: str) -> dict[str, Any]:
             "computed_at": _dt.datetime.now(_dt.UTC).isoformat()}
 
 
+#: seconds between a pool worker's checks that the process that started it is still alive
+PARENT_CHECK_INTERVAL = 0.5
+
+
+def _exit_with_parent(parent: int, interval: float) -> None:
+    """Pool-worker initializer: a daemon thread ends this worker (``os._exit``) once its parent is gone.
+
+    A worker whose parent was killed (SIGKILL, the OOM killer) is re-parented -- to PID 1 or a
+    subreaper -- so ``os.getppid()`` stops being the parent's pid; that check is portable (POSIX and
+    Windows alike), unlike Linux's ``prctl(PR_SET_PDEATHSIG)``, and needs nothing from the parent.
+    """
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="simcache-parent-watch", daemon=True).start()
+
+
 class SerialExecutor:
     """Runs tasks one after another in this process (debugging, tiny sweeps)."""
 
@@ -90,7 +112,9 @@ class LocalExecutor:
             return
         # spawn: workers start clean on every platform (no forked locks from threads such as tqdm's monitor)
         self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                         mp_context=multiprocessing.get_context("spawn"))
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_exit_with_parent,
+                                         initargs=(os.getpid(), PARENT_CHECK_INTERVAL))
         futures = {self._pool.submit(run_task, t): t for t in tasks}
         for fut in as_completed(futures):
             try:

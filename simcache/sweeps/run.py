@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -25,13 +28,13 @@ from typing import Any
 
 import pandas as pd
 
-from simcache.errors import UsageError
+from simcache.errors import UsageError, show_path
 from simcache.shipped import shipped_dir
 from simcache.sweeps.aggregate import runs_table, summarize
 from simcache.sweeps.executors import check_executor, make_executor
 from simcache.sweeps.seeds import run_seed
-from simcache.sweeps.spec import SweepSpec, load_sweep
-from simcache.sweeps.store import RunStore, atomic_write_json
+from simcache.sweeps.spec import MAX_RUNS, SweepSpec, load_sweep
+from simcache.sweeps.store import MANIFEST, RunStore, atomic_write, atomic_write_json
 
 VERSIONED = ("simcache", "numpy", "scipy", "pandas", "simpy", "matplotlib", "numba", "dask", "distributed", "pyarrow")
 
@@ -114,6 +117,7 @@ def run_sweep(
     progress: bool = True,
     retry_failed: bool = False,
     figures: bool = True,
+    max_runs: int = MAX_RUNS,
 ) -> SweepResult:
     """Run every missing point × replication of a sweep and return its tables.
 
@@ -127,15 +131,17 @@ def run_sweep(
         progress: show a tqdm progress bar (text in a terminal, a widget in a notebook).
         retry_failed: run again the runs stored as failed.
         figures: draw the figures the sweep names (PNG and SVG under ``OUT/figures``).
+        max_runs: refuse a sweep of more runs than this (:data:`~simcache.sweeps.spec.MAX_RUNS` by default).
     """
     spec = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
-    spec.validate()
+    spec.validate(max_runs)
     check_executor(executor, workers, scheduler)
     from simcache.sweeps.targets import resolve_target
 
     target = resolve_target(spec.target, spec.source or "<sweep>")
     out_dir = Path(out) if out is not None else Path("results") / spec.name
-    sweep_text = Path(spec.source).read_text(encoding="utf-8") if spec.source else ""
+    check_out_folder(out_dir)
+    sweep_text = load_sweep_text(spec.source)
     store = RunStore(out_dir, spec.name, spec.fingerprint(), sweep_text)
     store.open()
     tasks = tasks_for(spec, target.model_file)
@@ -149,10 +155,15 @@ def run_sweep(
     computed = 0
     try:
         if ex is not None:
+            checked = not (spec.metrics or spec.figures) or target.kind == "replay"
             for record in ex.run(todo):
                 store.write(record)  # before anything else: a kill right after loses nothing
                 computed += 1
                 bar.update(1)
+                if not checked and record.get("status") == "ok":
+                    # a model's metrics are known once one run reports them: stop at once on a name it lacks
+                    check_metric_names(spec, record.get("metrics") or {})
+                    checked = True
     finally:
         bar.close()
         if ex is not None:
@@ -172,9 +183,7 @@ def run_sweep(
     parquet = write_tables(out_dir, runs, summary)
     skipped: list[str] = []
     if figures and spec.figures:
-        from simcache.plots import draw_sweep_figures
-
-        result.figures = draw_sweep_figures(summary, spec, out_dir / "figures", skipped)
+        result.figures = _draw_figures_atomically(summary, spec, out_dir / "figures", skipped)
     result.metadata = {
         "name": spec.name, "description": spec.description, "source": spec.source, "sweep": spec.to_dict(),
         "sweep_text": sweep_text, "target": spec.target, "model_file": target.model_file,
@@ -191,6 +200,75 @@ def run_sweep(
     }
     atomic_write_json(out_dir / "metadata.json", result.metadata)
     return result
+
+
+def check_out_folder(out_dir: Path) -> None:
+    """Refuse an output folder that would mix a sweep's files with someone else's.
+
+    The folder may be missing, empty, or a sweep's own (it holds ``sweep.json``); any other folder --
+    ``/``, a home folder, a project -- is refused, so no ``summary.csv`` or figure of the user's is
+    overwritten.
+    """
+    shown = show_path(out_dir)
+    try:
+        if not out_dir.exists():
+            return
+        if not out_dir.is_dir():
+            raise UsageError(f"--out {shown}: exists and is not a folder")
+        if (out_dir / MANIFEST).is_file():
+            return
+        entries = next(iter(os.scandir(out_dir)), None)
+    except OSError as err:
+        raise UsageError(f"--out {shown}: cannot use the folder: {err.strerror or err}") from None
+    if entries is not None:
+        raise UsageError(f"--out {shown}: the folder is not empty and holds no sweep results ({MANIFEST}); "
+                         f"give a new or empty folder, so nothing in it is overwritten")
+
+
+def check_metric_names(spec: SweepSpec, metrics: Mapping[str, Any]) -> None:
+    """The sweep's ``metrics`` and figure ``y`` names against what a run reported; one line for the first missing."""
+    where = spec.source or "<sweep>"
+    for i, f in enumerate(spec.figures):
+        if f.y not in metrics:
+            raise UsageError(f"{where}: figures[{i}].y: model {spec.target!r} reports no metric {f.y!r}; "
+                             f"metrics: {', '.join(sorted(metrics))}")
+    for m in spec.metrics:
+        if m not in metrics:
+            raise UsageError(f"{where}: metrics: model {spec.target!r} reports no metric {m!r}; "
+                             f"metrics: {', '.join(sorted(metrics))}")
+
+
+def load_sweep_text(source: str) -> str:
+    """The text of the sweep file, kept next to its results ('' for a sweep built in Python)."""
+    if not source:
+        return ""
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{show_path(source)}: cannot read sweep file: {err}") from None
+
+
+def _draw_figures_atomically(summary: pd.DataFrame, spec: SweepSpec, folder: Path, skipped: list[str]) -> list[Path]:
+    """Draw the sweep's figures into a temporary folder beside ``folder``, then move each file over its final
+    name with ``os.replace``: a reader (or a kill) sees a whole old figure or a whole new one."""
+    from simcache.plots import draw_sweep_figures
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-figures-", dir=folder.parent))
+    except OSError as err:
+        raise UsageError(f"{show_path(folder)}: cannot create the figures folder: {err.strerror or err}") from None
+    try:
+        drawn = draw_sweep_figures(summary, spec, tmp, skipped)
+        out = []
+        for path in drawn:
+            final = folder / path.relative_to(tmp)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+            out.append(final)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def experiment_path(name: str) -> Path:
@@ -226,16 +304,20 @@ def run_experiment(name: str, *, quick: bool = False, executor: str = "local", w
 
 
 def write_tables(out_dir: Path, runs: pd.DataFrame, summary: pd.DataFrame) -> bool | str:
-    """Write runs/summary as CSV, and Parquet when pyarrow is present; returns True or why Parquet was skipped."""
-    runs.to_csv(out_dir / "runs.csv", index=False)
-    summary.to_csv(out_dir / "summary.csv", index=False)
+    """Write runs/summary as CSV, and Parquet when pyarrow is present; returns True or why Parquet was skipped.
+
+    Each file is written under a temporary name in the folder and renamed over its final name
+    (``os.replace``), like the run files: a reader sees the old table or the new one, never a part.
+    """
+    atomic_write(out_dir / "runs.csv", lambda path: runs.to_csv(path, index=False))
+    atomic_write(out_dir / "summary.csv", lambda path: summary.to_csv(path, index=False))
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         return "pyarrow not installed"
     try:
-        runs.to_parquet(out_dir / "runs.parquet", index=False)
-        summary.to_parquet(out_dir / "summary.parquet", index=False)
+        atomic_write(out_dir / "runs.parquet", lambda path: runs.to_parquet(path, index=False))
+        atomic_write(out_dir / "summary.parquet", lambda path: summary.to_parquet(path, index=False))
     except (ValueError, TypeError, ImportError) as err:  # mixed-type columns pyarrow cannot store
         return f"skipped: {err}"
     return True

@@ -47,13 +47,15 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simcache.errors import UsageError
+from simcache.errors import UsageError, show_path
 
 #: keys allowed at the top level of a sweep file
 TOP_KEYS = (
@@ -64,6 +66,27 @@ TOP_KEYS = (
 FIGURE_KINDS = ("line", "bars", "mrc")
 FIGURE_KEYS = ("name", "kind", "x", "y", "hue", "logx", "logy", "title")
 RANGE_KEYS = ("start", "stop", "step", "num", "log")
+#: runs (points x replications) a sweep may have unless told otherwise (``simcache sweep --max-runs N``,
+#: ``SweepSpec.validate(max_runs=N)``): checked from the axis lengths, before any point is built
+MAX_RUNS = 100_000
+#: longest sweep or figure name (it becomes a folder or file name)
+MAX_NAME = 100
+#: largest sweep file read (a sweep is a page of TOML, not a data file)
+MAX_FILE_BYTES = 1 << 20
+
+
+def check_name(where: str, key: str, value: Any) -> str:
+    """A sweep or figure name, used as a file or folder name: 1 to 100 characters, no path separator,
+    no ``..``, no leading dot, no control character (NUL, newline)."""
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{where}: {key}: expected a non-empty name, got {value!r}")
+    bad = [c for c in value if ord(c) < 32 or ord(c) == 127 or c in "/\\"]
+    if bad or ".." in value or value.startswith(".") or len(value) > MAX_NAME:
+        why = (f"{len(value)} characters, at most {MAX_NAME}" if len(value) > MAX_NAME else
+               f"holds {bad[0]!r}" if bad else "a name may not start with '.' or hold '..'")
+        raise UsageError(f"{where}: {key}: expected a plain file name (no '/', '\\', '..' or control characters), "
+                         f"got {value[:40]!r}{'...' if len(value) > 40 else ''}: {why}")
+    return value
 
 
 def _where(source: str) -> str:
@@ -153,9 +176,11 @@ def _expand_range(where: str, key: str, r: Mapping[str, Any]) -> tuple[Any, ...]
     unknown = sorted(set(r) - set(RANGE_KEYS))
     if unknown:
         raise UsageError(f"{where}: {key}: unknown range key {unknown[0]!r}; allowed: {', '.join(RANGE_KEYS)}")
-    for k in ("start", "stop"):
-        if k not in r or isinstance(r[k], bool) or not isinstance(r[k], int | float):
-            raise UsageError(f"{where}: {key}.{k}: a range needs a number {k}, got {r.get(k)!r}")
+    for k in ("start", "stop", "step"):
+        if k == "step" and k not in r:
+            continue
+        if k not in r or isinstance(r[k], bool) or not isinstance(r[k], int | float) or not math.isfinite(r[k]):
+            raise UsageError(f"{where}: {key}.{k}: a range needs a finite number {k}, got {r.get(k)!r}")
     if ("step" in r) == ("num" in r):
         raise UsageError(f"{where}: {key}: a range needs exactly one of step or num")
     start, stop = r["start"], r["stop"]
@@ -168,14 +193,17 @@ def _expand_range(where: str, key: str, r: Mapping[str, Any]) -> tuple[Any, ...]
         if log:
             raise UsageError(f"{where}: {key}.log: log ranges take num, not step")
         integral = integral and isinstance(step, int)
-        n = int(math.floor((stop - start) / step + 1e-9)) + 1  # stop included when it lands on the grid
+        span = (stop - start) / step
+        if not span < MAX_RUNS:  # checked before a value is made (a NaN or overflowing span fails too)
+            raise UsageError(f"{where}: {key}: the range has {span + 1:.3g} values; an axis has at most {MAX_RUNS:,}")
+        n = int(math.floor(span + 1e-9)) + 1  # stop included when it lands on the grid
         values = [start + i * step for i in range(n)]
         # decimal steps (0.1) accumulate error: round to the step's precision so 0.30000000000000004 reads 0.3
         values = values if integral else [round(v, 12) for v in values]
     else:
         num = r["num"]
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise UsageError(f"{where}: {key}.num: expected an integer >= 1, got {num!r}")
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_RUNS:
+            raise UsageError(f"{where}: {key}.num: expected an integer in [1, {MAX_RUNS:,}], got {num!r}")
         if log and (start <= 0 or stop <= 0):
             raise UsageError(f"{where}: {key}: a log range needs start > 0 and stop > 0")
         if num == 1:
@@ -224,6 +252,7 @@ class FigureSpec:
             raise UsageError(f"figure kind must be one of {', '.join(FIGURE_KINDS)}, got {self.kind!r}")
         if not self.name:
             object.__setattr__(self, "name", f"{self.kind}-{self.y}-vs-{self.x}")
+        check_name("figure", "name", self.name)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "figures") -> FigureSpec:
@@ -241,10 +270,22 @@ class FigureSpec:
         for k in ("x", "y"):
             if not isinstance(values.get(k), str):
                 raise UsageError(f"{where}.{k}: expected the name of a {'parameter' if k == 'x' else 'metric'}")
+        if values.get("name"):
+            check_name(where, "name", values["name"])
+        elif isinstance(kind, str) and kind in FIGURE_KINDS:
+            check_name(where, "name (made from kind, y and x; give a shorter name)",
+                       f"{kind}-{values['y']}-vs-{values['x']}")
+        for k in ("hue", "title"):
+            if values.get(k) is not None and not isinstance(values[k], str):
+                raise UsageError(f"{where}.{k}: expected a string, got {values[k]!r}")
+        for k in ("logx", "logy"):
+            if k in values and not isinstance(values[k], bool):
+                raise UsageError(f"{where}.{k}: expected true or false, got {values[k]!r}")
         try:
-            return cls(**{"kind": kind, **values})
+            fig = cls(**{"kind": kind, **values})
         except UsageError as err:
             raise UsageError(f"{where}.kind: {err}") from None
+        return fig
 
 
 @dataclass(frozen=True)
@@ -293,8 +334,7 @@ class SweepSpec:
             raise UsageError(f"{where}: replications: expected an integer >= 1, got {self.replications!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"{where}: seed: expected an integer >= 0, got {self.seed!r}")
-        if not isinstance(self.name, str) or not self.name or "/" in self.name or self.name.startswith("."):
-            raise UsageError(f"{where}: name: expected a plain name (no '/'), got {self.name!r}")
+        check_name(where, "name", self.name)
         from simcache.sim.faults import Fault
 
         for i, f in enumerate(self.faults):
@@ -360,6 +400,8 @@ class SweepSpec:
         if not isinstance(crn, bool):
             raise UsageError(f"{where}: common_random_numbers: expected true or false, got {crn!r}")
         name = data.get("name") or (Path(source).stem if source else "sweep")
+        if "description" in data and not isinstance(data["description"], str):
+            raise UsageError(f"{where}: description: expected a string, got {data['description']!r}")
         quick = data.get("quick", {})
         if not isinstance(quick, Mapping):
             raise UsageError(f"{where}: quick: expected a table of overrides (replications, parameter = value)")
@@ -454,8 +496,25 @@ class SweepSpec:
         return out
 
     @property
+    def n_points(self) -> int:
+        """How many points the grid has (from the axis lengths: nothing is built)."""
+        n = 1
+        for _, values in self.grid:
+            n *= len(values)
+        for group in self.zips:
+            n *= len(group[0][1])
+        return n
+
+    @property
     def n_runs(self) -> int:
-        return len(self.points()) * self.replications
+        return self.n_points * self.replications
+
+    def check_size(self, max_runs: int = MAX_RUNS) -> None:
+        """Refuse a sweep of more than ``max_runs`` runs, before any point or task is built."""
+        if self.n_runs > max_runs:
+            raise UsageError(
+                f"{_where(self.source)}: {self.n_points:,} points x {self.replications:,} replications = "
+                f"{self.n_runs:,} runs; at most {max_runs:,} (simcache sweep --max-runs N raises the limit)")
 
     def fingerprint(self) -> str:
         """A hash of everything that decides which runs exist and what they compute."""
@@ -467,12 +526,40 @@ class SweepSpec:
             body["faults"] = [f.as_dict() for f in self.faults]
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
-    def validate(self) -> None:
-        """Check the target, every parameter name and value, and every point, before anything runs."""
+    def validate(self, max_runs: int = MAX_RUNS) -> None:
+        """Check the target, every parameter name and value, every point, the figures and metrics, and the
+        ``[quick]`` variant, before anything runs."""
         from simcache.sweeps.targets import resolve_target
 
         where = _where(self.source)
+        self.check_size(max_runs)
         target = resolve_target(self.target, where)
+        if self.quick:
+            self._validate_quick(target, max_runs)
+        self._validate(target)
+
+    def _validate_quick(self, target: Any, max_runs: int) -> None:
+        """The ``[quick]`` overrides, named ``quick.KEY``, then the whole quick variant."""
+        where = f"{_where(self.source)}: quick"
+        for key, value in self.quick.items():
+            if key == "replications":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise UsageError(f"{where}.replications: expected an integer >= 1, got {value!r}")
+            elif key != "faults":
+                values = expand_axis(self.source, f"quick.{key}", value) if key in dict(self.grid) else [value]
+                target.check_value(f"{where}.{key}", key, values)
+        try:
+            variant = self.quick_variant()
+            variant.check_size(max_runs)
+            variant._validate(target)
+        except UsageError as err:
+            msg = str(err)
+            prefix = f"{_where(self.source)}: "
+            raise UsageError(msg if msg.startswith(where) else
+                             f"{where}: {msg.removeprefix(prefix)}") from None
+
+    def _validate(self, target: Any) -> None:
+        where = _where(self.source)
         locations: list[tuple[str, str, Sequence[Any]]] = [(f"base.{k}", k, [v]) for k, v in self.base.items()]
         locations += [(f"grid.{k}", k, vals) for k, vals in self.grid]
         locations += [(f"zip[{i}].{k}", k, vals) for i, g in enumerate(self.zips) for k, vals in g]
@@ -491,6 +578,20 @@ class SweepSpec:
                 raise UsageError(
                     f"{where}: figures[{i}].hue: {fig.hue!r} is not a grid axis; axes: {', '.join(self.axes)}"
                 )
+        known = target.metric_names() if hasattr(target, "metric_names") else None
+        if known is not None:
+            for i, fig in enumerate(self.figures):
+                if fig.y not in known:
+                    raise UsageError(f"{where}: figures[{i}].y: {fig.y!r} is not a metric of {self.target!r}; "
+                                     f"metrics: {', '.join(sorted(known))}")
+            for m in self.metrics:
+                if m not in known:
+                    raise UsageError(f"{where}: metrics: {m!r} is not a metric of {self.target!r}; "
+                                     f"metrics: {', '.join(sorted(known))}")
+        names = [f.name for f in self.figures]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise UsageError(f"{where}: figures: two figures are named {dup!r} (they would overwrite each other)")
 
 
 def _short(point: Mapping[str, Any], axes: Iterable[str]) -> str:
@@ -500,14 +601,29 @@ def _short(point: Mapping[str, Any], axes: Iterable[str]) -> str:
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read a sweep TOML file; a bad file or key gives one line naming the file and key."""
     p = Path(path)
+    shown = show_path(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        # stat first: a FIFO or a device would block or never end
+        st = os.stat(p)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{shown}: not a regular file (a sweep file is a TOML file)")
+        if st.st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{shown}: {st.st_size:,} bytes; a sweep file has at most {MAX_FILE_BYTES:,}")
+        raw = p.read_bytes()
     except OSError as err:
-        raise UsageError(f"{p}: cannot read sweep file: {err.strerror or err}") from None
+        raise UsageError(f"{shown}: cannot read sweep file: {err.strerror or err}") from None
+    except ValueError as err:  # a NUL byte in the name
+        raise UsageError(f"{shown}: not a usable file name ({err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise UsageError(f"{shown}: line {line}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start})"
+                         ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{p}: not valid TOML: {err}") from None
+        raise UsageError(f"{shown}: not valid TOML: {err}") from None
     return SweepSpec.from_dict(data, source=str(p))
 
 

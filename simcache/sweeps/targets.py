@@ -24,6 +24,8 @@ from typing import Any
 from simcache.errors import UsageError
 
 REPLAY = "replay"
+#: largest size, object count or request count a replay point may ask for
+_MAX_COUNT = 1 << 50
 
 
 @dataclass(frozen=True)
@@ -186,26 +188,43 @@ class ReplayTarget:
             raise UsageError(f"{where}: unknown replay parameter {key!r}; valid parameters: {', '.join(sorted(REPLAY_PARAMS))}")
         spec = REPLAY_PARAMS[key]
         allowed = self.allowed(key)
-        for i, v in enumerate(values):
+        for i, raw in enumerate(values):
             suffix = f"[{i}]" if len(values) > 1 else ""
             try:
-                convert_value(REPLAY, key, spec.type, v)
+                v = convert_value(REPLAY, key, spec.type, raw)  # the range checks below see the converted value
             except UsageError as err:
                 raise UsageError(f"{where}{suffix}: {err}") from None
             if allowed is not None and v not in allowed:
                 raise UsageError(f"{where}{suffix}: {key} must be one of {', '.join(map(str, allowed))}, got {v!r}")
-            if key in ("size", "objects", "requests") and v < 1:
-                raise UsageError(f"{where}{suffix}: {key} must be >= 1, got {v!r}")
+            if key in ("size", "objects", "requests") and not 1 <= v <= _MAX_COUNT:
+                raise UsageError(f"{where}{suffix}: {key} must be in [1, 2**50], got {v!r}")
             if key == "warmup" and not 0 <= v < 1:
                 raise UsageError(f"{where}{suffix}: warmup must be a fraction in [0, 1), got {v!r}")
-            if key == "trace" and v is not None and not Path(v).is_file():
-                raise UsageError(f"{where}{suffix}: trace file {v!r} not found")
+            if key == "trace" and v is not None:
+                from simcache.errors import SimcacheError
+                from simcache.traces import open_trace
+
+                try:
+                    open_trace(v)  # opening reads only the head: a missing, unreadable or unknown file fails now
+                except SimcacheError as err:
+                    raise UsageError(f"{where}{suffix}: {err}") from None
 
     def check_faults(self, where: str, faults: Sequence[Any], points: Sequence[Mapping[str, Any]]) -> None:
         raise UsageError(f"{where}: a trace replay takes no fault schedule; faults apply to system models")
 
+    def metric_names(self) -> set[str]:
+        """What every replay run reports (the numeric fields of a replay result)."""
+        from dataclasses import fields
+
+        from simcache.replay import ReplayResult
+
+        return {f.name for f in fields(ReplayResult)} - {"params"}
+
     def check_point(self, where: str, point: Mapping[str, Any]) -> None:
         p = replay_params(point)
+        if p["bytes"] and p["trace"] is None:
+            raise UsageError(f"{where}: bytes = true needs a trace with object sizes; the synthetic workloads "
+                             f"of a sweep have none (unit sizes)")
         if p["trace"] is None:
             try:
                 from simcache.workloads import WorkloadSpec

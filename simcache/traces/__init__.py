@@ -13,22 +13,38 @@ format             name rule                                              conten
 ``txt``            ends in ``.txt`` (``.gz``/``.xz``/``.bz2``)             one id per line, strings hashed
 =================  =====================================================  ==============================
 
-Compression is detected from the file's magic bytes, not from its name.
+Compression (gzip, xz, bz2, zstd) is detected from the file's magic bytes, not from its name, and a
+``.gz``/``.xz``/``.bz2``/``.zst`` suffix is ignored by the name rules. When no name rule matches
+(``multi2.trace.gz``), the format is told from the first decompressed bytes (:func:`detect_content`):
+text whose lines are integers or ``*`` is ``lirs``, text with a comma in every line ``csv``, other
+text ``txt``; binary records whose next-access fields are consistent are ``oracleGeneral``.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from simcache.errors import UsageError
-from simcache.traces._io import DEFAULT_CHUNK, TraceReader, concat_chunks, rechunk
+import numpy as np
+
+from simcache.errors import TraceError, UsageError, show_path
+from simcache.traces._io import (
+    DEFAULT_CHUNK,
+    CompressedStream,
+    TraceReader,
+    check_file,
+    concat_chunks,
+    rechunk,
+    sniff_compression,
+)
 from simcache.traces.base import Chunk, TraceSource
 from simcache.traces.cache2k import Cache2kReader
 from simcache.traces.oracle import (
     ORACLE_DTYPE,
+    NextAccessCheck,
     OracleGeneralReader,
     compute_next_access,
     write_oracle_general,
@@ -44,7 +60,10 @@ READERS: dict[str, type[TraceReader]] = {
 }
 FORMATS = tuple(READERS)
 
-_COMPRESSED = (".gz", ".xz", ".bz2")
+_COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".zstd")
+#: bytes of a file's (decompressed) beginning that :func:`detect_content` looks at
+SNIFF_BYTES = 1 << 16
+_LIRS_LINE = re.compile(rb"\s*([+-]?[0-9]+|\*)?\s*\Z")
 
 
 def detect_format(path: str | os.PathLike[str]) -> str | None:
@@ -55,7 +74,7 @@ def detect_format(path: str | os.PathLike[str]) -> str | None:
         if base.endswith(ext):
             base = base[: -len(ext)]
             break
-    if "oraclegeneral" in name or name.endswith(".bin"):
+    if "oraclegeneral" in name or base.endswith(".bin"):
         return "oracleGeneral"
     if base.endswith(".lirs") or (name.startswith("lirs_") and base.endswith(".trace")):
         return "lirs"
@@ -65,6 +84,45 @@ def detect_format(path: str | os.PathLike[str]) -> str | None:
         return "csv"
     if base.endswith(".txt"):
         return "txt"
+    return None
+
+
+def detect_content(path: str | os.PathLike[str]) -> str | None:
+    """The format the first bytes of a file (decompressed) look like, or None (see the module docstring)."""
+    p = check_file(path)
+    with CompressedStream(p, sniff_compression(p)) as stream:
+        head = stream.read(SNIFF_BYTES)
+    if not head:
+        return None
+    if b"\0" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if err.start < len(head) - 4:  # not just a character cut at the end of the window
+                text = None
+            else:
+                text = head[: err.start].decode("utf-8")
+        if text is not None:
+            lines = head.split(b"\n")
+            if len(head) == SNIFF_BYTES and len(lines) > 1:
+                lines = lines[:-1]  # the last line may be cut by the window
+            lines = [ln for ln in lines if ln.strip()]
+            if lines and all(_LIRS_LINE.match(ln) for ln in lines):
+                return "lirs"
+            if lines and all(b"," in ln for ln in lines):
+                return "csv"
+            if lines:
+                return "txt"
+    usable = len(head) - len(head) % ORACLE_DTYPE.itemsize
+    if usable:
+        recs = np.frombuffer(head[:usable], dtype=ORACLE_DTYPE)
+        nxt = recs["next"].astype(np.int64)
+        nxt = np.where((nxt < 1) | (nxt >= 1 << 62), -1, nxt - 1)
+        try:
+            NextAccessCheck(show_path(p)).feed(recs["id"].view(np.int64), nxt)
+        except TraceError:
+            return None
+        return "oracleGeneral"
     return None
 
 
@@ -92,11 +150,12 @@ def open_trace(path: str | os.PathLike[str], format: str | None = None, **option
             :class:`UsageError` naming the valid ones.
     """
     if format is None:
-        format = detect_format(path)
+        format = detect_format(path) or detect_content(path)
         if format is None:
             raise UsageError(
-                f"{path}: cannot tell the trace format from the file name; give one of: {', '.join(FORMATS)} "
-                f"(rules: *oracleGeneral*/*.bin, *.lirs/lirs_*.trace[.gz], cache2k*/*.trace.xz, *.csv[.gz], *.txt[.gz])"
+                f"{show_path(path)}: cannot tell the trace format from the file name or its contents; give "
+                f"--format, one of: {', '.join(FORMATS)} (name rules: *oracleGeneral*/*.bin, "
+                f"*.lirs/lirs_*.trace[.gz], cache2k*/*.trace.xz, *.csv[.gz], *.txt[.gz])"
             )
     key = _format_key(format)
     valid = reader_options(key)
@@ -128,6 +187,7 @@ __all__ = [
     "TraceReader",
     "TraceSource",
     "compute_next_access",
+    "detect_content",
     "detect_format",
     "hash_id",
     "open_trace",

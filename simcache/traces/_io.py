@@ -1,16 +1,22 @@
 """Shared plumbing of the trace readers: the reader base class, compressed streams, re-chunking.
 
 Compression is recognised by the file's magic bytes (not its name), so a
-gzip file called ``x.trace`` still reads; errors inside a compressed stream
-become :class:`~simcache.errors.TraceError` naming the file and offset.
+gzip file called ``x.trace`` still reads; gzip, xz, bz2 and zstd (the format
+of libCacheSim's public trace collections, ``*.oracleGeneral.zst``, read
+streaming through the ``zstandard`` package) are decoded on the fly. Errors
+inside a compressed stream become :class:`~simcache.errors.TraceError` naming
+the file and offset; so does a file that cannot be opened (missing, a folder,
+a FIFO, unreadable, a name too long for the OS).
 """
 
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from simcache.errors import TraceError, UsageError
+from simcache.errors import TraceError, UsageError, show_path
 from simcache.traces.base import Chunk
 
 DEFAULT_CHUNK = 1 << 20
@@ -33,8 +39,11 @@ _MAGIC = {
 
 def sniff_compression(path: Path) -> str | None:
     """The compression of a file from its first bytes: 'gzip', 'xz', 'bz2', 'zstd' or None."""
-    with open(path, "rb") as f:
-        head = f.read(6)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as err:
+        raise TraceError(f"{show_path(path)}: cannot read the trace file: {err.strerror or err}") from None
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
@@ -52,7 +61,10 @@ class CompressedStream:
     def __init__(self, path: Path, kind: str | None) -> None:
         self.path = path
         self.kind = kind
-        self.raw: IO[bytes] = open(path, "rb")
+        try:
+            self.raw: IO[bytes] = open(path, "rb")
+        except OSError as err:
+            raise TraceError(f"{show_path(path)}: cannot read the trace file: {err.strerror or err}") from None
         self.decoded = 0  # decompressed bytes handed out so far
         self._f: Any
         if kind is None:
@@ -63,9 +75,11 @@ class CompressedStream:
             self._f = lzma.LZMAFile(self.raw, mode="rb")
         elif kind == "bz2":
             self._f = bz2.BZ2File(self.raw, mode="rb")
+        elif kind == "zstd":
+            self._f = ZstdStream(self.raw)
         else:
             self.raw.close()
-            raise TraceError(f"{path}: {kind}-compressed files are not supported; decompress it first (e.g. `zstd -d`)")
+            raise TraceError(f"{show_path(path)}: {kind}-compressed files are not supported; decompress it first")
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` decompressed bytes (b'' at the end)."""
@@ -73,12 +87,12 @@ class CompressedStream:
             data = self._f.read(n)
         except EOFError:
             raise TraceError(
-                f"{self.path}: truncated {self.kind} stream: it ends (compressed offset {self._raw_pos()}) "
+                f"{show_path(self.path)}: truncated {self.kind} stream: it ends (compressed offset {self._raw_pos()}) "
                 f"before its end-of-stream marker, after {self.decoded} decompressed bytes"
             ) from None
-        except (OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        except _DECODE_ERRORS as exc:
             raise TraceError(
-                f"{self.path}: corrupt {self.kind} stream near compressed offset {self._raw_pos()} "
+                f"{show_path(self.path)}: corrupt {self.kind} stream near compressed offset {self._raw_pos()} "
                 f"(after {self.decoded} decompressed bytes): {exc}"
             ) from None
         self.decoded += len(data)
@@ -102,6 +116,63 @@ class CompressedStream:
         self.close()
 
 
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
+
+
+#: what the decoders raise for a damaged stream
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (OSError, zlib.error, lzma.LZMAError, ValueError, *_zstd_errors())
+
+
+class ZstdStream:
+    """Reads a zstd file streaming, frame after frame, and raises EOFError when the last frame is cut short.
+
+    ``zstandard``'s own ``stream_reader`` returns a clean end of file for a truncated frame, so this feeds
+    a decompression object block by block (its ``eof`` says whether the frame reached its end), the way
+    the ``zstd`` tool does (``programs/fileio.c``: "Read error (39) : premature end").
+    """
+
+    _BLOCK = 1 << 17
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        try:
+            import zstandard
+        except ImportError:
+            raise TraceError("reading zstd-compressed traces needs the 'zstandard' package: pip install zstandard"
+                             ) from None
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._in_frame = False  # bytes of a frame were fed and it has not ended yet
+        self._buf = bytearray()
+        self._done = False
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n and not self._done:
+            data = self._raw.read(self._BLOCK)
+            if not data:
+                self._done = True
+                if self._in_frame:
+                    raise EOFError("zstd frame cut short")
+                break
+            while data:
+                self._buf += self._obj.decompress(data)
+                self._in_frame = not self._obj.eof
+                data = self._obj.unused_data if self._obj.eof else b""
+                if self._obj.eof:
+                    self._obj = self._dctx.decompressobj()  # the next frame, if any
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def close(self) -> None:
+        self._done = True
+
+
 def check_chunk_size(chunk_size: int) -> int:
     """Validate a chunk size (an int >= 1)."""
     if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
@@ -110,15 +181,34 @@ def check_chunk_size(chunk_size: int) -> int:
 
 
 def check_file(path: str | os.PathLike[str]) -> Path:
-    """The path of an existing, non-empty regular file, or a TraceError saying why not."""
-    p = Path(path)
-    if not p.exists():
-        raise TraceError(f"{p}: no such trace file")
-    if not p.is_file():
-        raise TraceError(f"{p}: not a regular file")
-    if p.stat().st_size == 0:
-        raise TraceError(f"{p}: empty file (expected at least one request)")
-    return p
+    """The path of an existing, readable, non-empty regular file, or a TraceError saying why not.
+
+    The name is checked as given (``file.bin/`` is not the file ``file.bin``), and every OS error --
+    a name too long, a component that is a file, no permission -- is one line naming the path.
+    """
+    raw = os.fspath(path)
+    shown = show_path(raw)
+    try:
+        st = os.stat(raw)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            raise TraceError(f"{shown}: no such trace file") from None
+        if err.errno == errno.ENOTDIR:
+            raise TraceError(f"{shown}: not a trace file (a part of the path before the last '/' is a file)"
+                             ) from None
+        raise TraceError(f"{shown}: cannot open the trace file: {err.strerror or err}") from None
+    except ValueError as err:  # an embedded NUL byte
+        raise TraceError(f"{shown}: not a usable file name ({err})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "special"
+        raise TraceError(f"{shown}: not a regular file ({what})")
+    if st.st_size == 0:
+        raise TraceError(f"{shown}: empty file (expected at least one request)")
+    try:
+        os.close(os.open(raw, os.O_RDONLY))
+    except OSError as err:
+        raise TraceError(f"{shown}: cannot read the trace file: {err.strerror or err}") from None
+    return Path(raw)
 
 
 class TraceReader:
@@ -148,7 +238,7 @@ class TraceReader:
             total += len(chunk)
             yield chunk
         if total == 0:
-            raise TraceError(f"{self.path}: no requests in the file (expected at least one)")
+            raise TraceError(f"{show_path(self.path)}: no requests in the file (expected at least one)")
         self._count = total
 
     def count(self) -> int:
@@ -162,6 +252,11 @@ class TraceReader:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, chunk_size={self.chunk_size})"
+
+    @property
+    def shown(self) -> str:
+        """The file's path as error messages print it (quoted when it holds a newline)."""
+        return show_path(self.path)
 
     def _chunks(self) -> Iterator[Chunk]:
         raise NotImplementedError

@@ -44,6 +44,6 @@ class Cache2kReader(TraceReader):
             if rest:
                 off = stream.decoded - len(rest)
                 raise TraceError(
-                    f"{self.path}: truncated cache2k record {off // 4} at decompressed byte offset {off}: "
+                    f"{self.shown}: truncated cache2k record {off // 4} at decompressed byte offset {off}: "
                     f"{len(rest)} trailing bytes, expected 4 per request"
                 )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import os
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -21,6 +23,9 @@ from simcache.traces.base import Chunk
 
 _BLOCK = 1 << 20
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+#: plain decimal integers and numbers (no "_" digit separators, no "nan"/"inf")
+_INT_RE = re.compile(r"[+]?[0-9]+\Z")
+_FLOAT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
 
 def hash_id(token: bytes) -> int:
@@ -97,12 +102,12 @@ class LineReader(TraceReader):
             except ValueError:
                 if self.numeric:
                     what = "an integer object id" + (" (or '*')" if self.skip_star else "")
-                    raise TraceError(f"{self.path}: line {lineno + i}: expected {what}, got {_show(tok)}") from None
+                    raise TraceError(f"{self.shown}: line {lineno + i}: expected {what}, got {_show(tok)}") from None
                 v = hash_id(tok)
             if not _I64_MIN <= v <= _I64_MAX:
                 if self.numeric:
                     raise TraceError(
-                        f"{self.path}: line {lineno + i}: object id {v} does not fit in a signed 64-bit integer"
+                        f"{self.shown}: line {lineno + i}: object id {v} does not fit in a signed 64-bit integer"
                     )
                 v = hash_id(tok)
             out.append(v)
@@ -182,7 +187,7 @@ class CsvReader(TraceReader):
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise TraceError(f"{self.path}: line 1: {exc}") from None
+                raise TraceError(f"{self.shown}: line 1: {exc}") from None
             idx, has_header = self._resolve(first)
             want = {role: i for role, i in idx.items() if i is not None}
             need = max(want.values()) + 1
@@ -197,7 +202,7 @@ class CsvReader(TraceReader):
                 if len(row) < need:
                     if not row or (len(row) == 1 and not row[0].strip()):
                         return  # blank line
-                    raise TraceError(f"{self.path}: line {line}: expected at least {need} fields, got {len(row)}")
+                    raise TraceError(f"{self.shown}: line {line}: expected at least {need} fields, got {len(row)}")
                 ids.append(self._id(row[want["id"]], line))
                 if "size" in want:
                     sizes.append(self._int(row[want["size"]], line, "size"))
@@ -216,7 +221,7 @@ class CsvReader(TraceReader):
                         yield self._make(ids, sizes, times, ops)
                         ids, sizes, times, ops = [], [], [], []
             except csv.Error as exc:
-                raise TraceError(f"{self.path}: line {lineno + 1}: {exc}") from None
+                raise TraceError(f"{self.shown}: line {lineno + 1}: {exc}") from None
             if ids:
                 yield self._make(ids, sizes, times, ops)
 
@@ -235,7 +240,7 @@ class CsvReader(TraceReader):
             id_col = self.columns["id"]
             has_header = by_name or (isinstance(id_col, int) and id_col < len(first) and not _is_number(first[id_col]))
         if by_name and not has_header:
-            raise UsageError(f"{self.path}: columns given by name need a header line; pass indexes or header=True")
+            raise UsageError(f"{self.shown}: columns given by name need a header line; pass indexes or header=True")
         names = [c.strip() for c in first]
         idx: dict[str, int | None] = {}
         for role, col in self.columns.items():
@@ -244,7 +249,7 @@ class CsvReader(TraceReader):
             elif isinstance(col, str):
                 if col not in names:
                     raise TraceError(
-                        f"{self.path}: line 1: no column {col!r} (for {role}) in the header; columns: {', '.join(names)}"
+                        f"{self.shown}: line 1: no column {col!r} (for {role}) in the header; columns: {', '.join(names)}"
                     )
                 idx[role] = names.index(col)
             else:
@@ -260,20 +265,34 @@ class CsvReader(TraceReader):
         except ValueError:
             pass
         if self.numeric:
-            raise TraceError(f"{self.path}: line {line}: expected an integer object id, got {_show(tok)}")
+            raise TraceError(f"{self.shown}: line {line}: expected an integer object id, got {_show(tok)}")
         return hash_id(tok.encode())
 
     def _int(self, text: str, line: int, what: str) -> int:
-        try:
-            return int(float(text)) if "." in text or "e" in text.lower() else int(text)
-        except ValueError:
-            raise TraceError(f"{self.path}: line {line}: expected an integer {what}, got {_show(text)}") from None
+        # a size is a whole number of bytes in [0, 2**63 - 1]: "1.5", "1e-5", "-3", "1_0" or "1e30" are not sizes
+        # (int() and float() would read them as 1, 0, -3, 10 and an overflow)
+        tok = text.strip()
+        value: int | None = None
+        if _INT_RE.match(tok):
+            value = int(tok)
+        elif _FLOAT_RE.match(tok):
+            f = float(tok)
+            if math.isfinite(f) and f.is_integer():
+                value = int(f)
+        if value is None or not 0 <= value <= _I64_MAX:
+            raise TraceError(
+                f"{self.shown}: line {line}: expected an integer {what}, got {_show(text)} (a whole number of "
+                f"bytes in [0, 2**63-1])"
+            )
+        return value
 
     def _float(self, text: str, line: int) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise TraceError(f"{self.path}: line {line}: expected a number for the time, got {_show(text)}") from None
+        tok = text.strip()
+        f = float(tok) if _FLOAT_RE.match(tok) else math.nan
+        if not math.isfinite(f):
+            raise TraceError(f"{self.shown}: line {line}: expected a finite number of seconds for the time, "
+                             f"got {_show(text)}")
+        return f
 
     def _op(self, text: str, line: int) -> int:
         tok = text.strip().lower()
@@ -282,7 +301,7 @@ class CsvReader(TraceReader):
         if tok in _WRITE_OPS:
             return 1
         raise TraceError(
-            f"{self.path}: line {line}: unknown operation {_show(text)}; expected one of "
+            f"{self.shown}: line {line}: unknown operation {_show(text)}; expected one of "
             f"{', '.join(sorted(_READ_OPS))} (reads) or {', '.join(sorted(_WRITE_OPS))} (writes)"
         )
 

@@ -40,7 +40,7 @@ def test_shards_sampled_curve_is_close_and_reports_its_error(capsys: pytest.Capt
 @pytest.mark.parametrize("args, needle", [
     (["--compare-exact"], "--compare-exact compares a SHARDS curve"),
     (["--shards-rate", "0"], "--shards-rate must be in (0, 1]"),
-    (["--shards-size", "0"], "--shards-size must be >= 1"),
+    (["--shards-size", "0"], "--shards-size must be in [1, 10,000,000]"),
     (["--shards-rate", "0.1", "--bytes"], "SHARDS sampling works in entries"),
 ])
 def test_bad_shards_options_are_one_line(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,7 +119,7 @@ def test_figures_are_written_for_models_that_draw_them(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "simcache", "run", "three-tier", "--duration", "2", "--figures", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["hit_ratio.png", "latency.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["hit_ratio.png", "latency.png", "latency_cdf.png", "timeline.png"]
     assert all(p.stat().st_size > 5000 for p in out.iterdir())
     bad = subprocess.run([sys.executable, "-m", "simcache", "run", "mm1", "--figures", str(out)],
                          capture_output=True, text=True)

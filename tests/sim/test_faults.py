@@ -110,7 +110,10 @@ class _Node(Component):
         self.seen: list[tuple[float, str]] = []
 
     def on_crash(self) -> None:
-        self.seen.append((self.env.now, "power" if self.power_lost else ("host" if not self.host_up else "process")))
+        self.seen.append((self.env.now, "host" if not self.host_up else "process"))
+
+    def on_power_loss(self) -> None:
+        self.seen.append((self.env.now, "page cache lost"))
 
     def on_restart(self) -> None:
         self.seen.append((self.env.now, "restart"))
@@ -147,7 +150,8 @@ def test_power_loss_is_a_host_failure_the_component_can_tell_from_a_crash() -> N
     n = _Node(w, "n")
     schedule(w, ["crash:n@1+1", "down:n@3+1", "power-loss:n@5+1"])
     w.run(7)
-    assert n.seen == [(1, "process"), (2, "restart"), (3, "host"), (4, "restart"), (5, "power"), (6, "restart")]
+    assert n.seen == [(1, "process"), (2, "restart"), (3, "host"), (4, "restart"), (5, "host"), (5, "page cache lost"),
+                      (6, "restart")]
     marks = [(m["t"], m["source"], m["kind"]) for m in w.recorder.markers()]
     assert marks == [(1, "n", "crash"), (2, "n", "crash-end"), (3, "n", "down"), (4, "n", "down-end"),
                      (5, "n", "power-loss"), (6, "n", "power-loss-end")]

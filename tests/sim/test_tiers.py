@@ -208,7 +208,7 @@ def test_one_proxy_equals_a_cache_aside_replay(seed: int) -> None:
         t, _, kind, key = heapq.heappop(heap)
         clock[0] = t
         if kind == "get":
-            if cache.get(key) is not None:
+            if cache.get_entry(key) is not None:
                 hits += 1
             else:
                 misses += 1

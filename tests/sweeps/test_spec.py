@@ -95,7 +95,7 @@ BAD_FILES = [
     ('target = "replay"\n[grid]\npolicy = ["lru", "nope"]', "grid.policy[1]:", "lru"),
     ('target = "replay"\n[base]\nwarmup = 1.5', "base.warmup:", "[0, 1)"),
     ('target = "replay"\n[base]\nsynthetic = "pareto"', "base.synthetic:", "zipf"),
-    ('target = "replay"\n[base]\ntrace = "missing.trace"', "base.trace:", "not found"),
+    ('target = "replay"\n[base]\ntrace = "missing.trace"', "base.trace:", "no such trace file"),
     ('target = "replay"\n[base]\npolicyy = "lru"', "unknown replay parameter 'policyy'", "valid parameters: alpha"),
     ('target = "sweep-toy\n', "not valid TOML", ""),
 ]

@@ -109,7 +109,7 @@ def test_ttl_cache_matches_theory(reset_on_hit: bool) -> None:
     for i, (key, t) in enumerate(zip(keys, times, strict=True)):
         clock.now = t
         if reset_on_hit:
-            hit = cache.get(key) is not None
+            hit = cache.get_entry(key) is not None
             cache.set(key, None)  # a hit rewrites the value, restarting its TTL
         else:
             hit = cache.access(key)  # expiry fixed when the miss inserts the object

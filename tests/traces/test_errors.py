@@ -140,24 +140,26 @@ def test_cache2k_partial_record(tmp_path: Path) -> None:
     _fails(q, "truncated cache2k record 3 at decompressed byte offset 12: 2 trailing bytes")
 
 
-def test_compressed_oracle_general_is_refused(tmp_path: Path) -> None:
+def test_compressed_oracle_general_reads(tmp_path: Path) -> None:
+    plain = write_oracle_general(tmp_path / "p.bin", np.array([4, 5, 4]))
     p = tmp_path / "t.oracleGeneral.bin"
-    p.write_bytes(gzip.compress(b"\x00" * 48))
-    with pytest.raises(TraceError, match="gzip-compressed"):
-        open_trace(p)
+    p.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_all(open_trace(p)).next_access.tolist() == [2, -1, -1]
 
 
-def test_zstd_is_refused_with_advice(tmp_path: Path) -> None:
+def test_corrupt_zstd_names_the_offset(tmp_path: Path) -> None:
     p = tmp_path / "t.txt"
     p.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 20)
-    _fails(p, "zstd-compressed files are not supported")
+    _fails(p, "zstd stream")
 
 
 def test_usage_errors(tmp_path: Path) -> None:
     p = tmp_path / "t.weird"
     p.write_text("1\n")
+    binary = tmp_path / "b.weird"
+    binary.write_bytes(b"\x00\xff" * 5)  # not text, and no whole oracleGeneral record
     with pytest.raises(UsageError, match="oracleGeneral, lirs, cache2k, csv, txt"):
-        open_trace(p)
+        open_trace(binary)
     with pytest.raises(UsageError, match="unknown trace format 'parquet'"):
         open_trace(p, format="parquet")
     with pytest.raises(UsageError, match="has no option 'colum'; valid options: chunk_size="):

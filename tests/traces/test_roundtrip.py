@@ -81,7 +81,7 @@ def test_huge_next_access_reads_as_none(tmp_path: Path) -> None:
 
 
 def test_writer_keeps_given_next_access(tmp_path: Path) -> None:
-    path = write_oracle_general(tmp_path / "a.bin", np.array([1, 2, 3]), next_access=np.array([2, -1, -1]))
+    path = write_oracle_general(tmp_path / "a.bin", np.array([1, 2, 1]), next_access=np.array([2, -1, -1]))
     assert read_all(open_trace(path)).next_access.tolist() == [2, -1, -1]
 
 
@@ -102,7 +102,7 @@ def _write_all_formats(tmp: Path, ids: np.ndarray) -> dict[str, Path]:
         f.write(lines)
     with lzma.open(paths["txt_xz"], "wt") as f:
         f.write(lines)
-    paths["csv"].write_text("ts,key,size\n" + "".join(f"{k},{int(i)},{int(i) + 1}\n" for k, i in enumerate(ids)))
+    paths["csv"].write_text("ts,key,size\n" + "".join(f"{k},{int(i)},{abs(int(i)) + 1}\n" for k, i in enumerate(ids)))
     with lzma.open(paths["cache2k"], "wb") as f:
         f.write(ids.astype(">i4").tobytes())
     return paths

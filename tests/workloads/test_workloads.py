@@ -268,7 +268,7 @@ def test_write_ratio_and_poisson_arrivals() -> None:
     ("kwargs", "match"),
     [
         ({"kind": "pareto"}, "WorkloadSpec.kind must be one of zipf, uniform, hotspot, shifting"),
-        ({"n_objects": 0}, "WorkloadSpec.n_objects must be an integer >= 1"),
+        ({"n_objects": 0}, "WorkloadSpec.n_objects must be an integer in \\[1, 2\\*\\*62\\]"),
         ({"alpha": -1}, "WorkloadSpec.alpha"),
         ({"write_ratio": 1.5}, "WorkloadSpec.write_ratio must be a number in \\[0, 1\\]"),
         ({"hot_object_fraction": 1.0}, "WorkloadSpec.hot_object_fraction"),

@@ -12,6 +12,7 @@ from simcache.sim.memcached.client import (
     MemcacheUnknownError,
 )
 from simcache.sim.memcached.hashing import Hasher, KetamaHash, ModuloHash, RendezvousHash, make_hasher
+from simcache.sim.memcached.proxy import TwemproxyServer
 from simcache.sim.memcached.server import MemcachedServer
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "MemcachedServer",
     "ModuloHash",
     "RendezvousHash",
+    "TwemproxyServer",
     "make_hasher",
 ]

@@ -60,7 +60,7 @@ import simpy
 
 from simcache.errors import UsageError
 from simcache.sim.component import pause_gate
-from simcache.sim.memcached.hashing import Hasher, make_hasher
+from simcache.sim.memcached.hashing import Hasher, KetamaHash, ModuloHash, make_hasher
 from simcache.sim.memcached.server import MemcachedServer
 from simcache.sim.oracle import Value
 from simcache.sim.rpc import (
@@ -680,6 +680,7 @@ class HashClient:
         host: the component (or node name) the client runs on.
         servers: the memcached servers (each known by its name to the hasher).
         hasher: ``"rendezvous"`` (pymemcache's default), ``"ketama"``, ``"modulo"``, a hasher class or instance.
+        weights: server name -> weight, for a hasher with weights (modulo, ketama as twemproxy weighs them).
         retry_attempts: failed retries before a server is marked dead.
         retry_timeout: seconds between retries of a failed server.
         dead_timeout: seconds before a dead server is put back.
@@ -695,7 +696,7 @@ class HashClient:
                  connect_timeout: float | None = None, timeout: float | None = None, key_prefix: bytes = b"",
                  retry_attempts: int = 2, retry_timeout: float = 1.0, dead_timeout: float = 60.0,
                  ignore_exc: bool = False, allow_unicode_keys: bool = False, default_noreply: bool = True,
-                 encoding: str = "ascii") -> None:
+                 encoding: str = "ascii", weights: Mapping[str, int] | None = None) -> None:
         if int(retry_attempts) != retry_attempts:
             raise UsageError(f"retry_attempts must be an integer, got {retry_attempts!r}")
         for field, t in (("retry_timeout", retry_timeout), ("dead_timeout", dead_timeout)):
@@ -716,6 +717,7 @@ class HashClient:
         self._dead_clients: dict[str, float] = {}
         self._last_dead_check_time = self.env.now
         self.hasher: Hasher = make_hasher(hasher)
+        self.weights: dict[str, int] = dict(weights or {})
         self._client_kwargs: dict[str, Any] = {
             "serde": serde, "connect_timeout": connect_timeout, "timeout": timeout, "key_prefix": key_prefix,
             "default_noreply": default_noreply, "allow_unicode_keys": allow_unicode_keys, "encoding": encoding}
@@ -727,7 +729,13 @@ class HashClient:
         """Put ``server`` in rotation, with a fresh client (a new connection)."""
         self.clients[server.name] = self.client_class(self.world, self.host, server, **self._client_kwargs)
         self.servers[server.name] = server
-        self.hasher.add_node(server.name)
+        w = self.weights.get(server.name, 1)
+        if w != 1:
+            if not isinstance(self.hasher, ModuloHash | KetamaHash):
+                raise UsageError(f"server {server.name!r}: weight {w!r} needs a hasher with weights (modulo, ketama)")
+            self.hasher.add_node(server.name, w)
+        else:
+            self.hasher.add_node(server.name)
 
     def remove_server(self, server: MemcachedServer | str) -> None:
         """Take a server out of rotation as dead (it is tried again after ``dead_timeout``)."""

@@ -21,13 +21,18 @@ name to its server.
   ``f"{node}-{key}"``, line for line pymemcache's
   ``pymemcache/client/rendezvous.py`` and ``client/murmur3.py`` (it gives the
   same node for every key).
+
+:func:`make_scheme` builds one over named servers with weights (modulo and
+ketama; rendezvous has none), :func:`layout_change` measures what a change of
+servers moves (``simcache shard``), and :func:`hash_fnv1a_64` is twemproxy's
+default key hash (the proxy tier, :mod:`~simcache.sim.memcached.proxy`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -62,6 +67,21 @@ def key_bytes(key: Any) -> bytes:
 def hash_md5(data: bytes) -> int:
     """The first four bytes of MD5, little-endian (twemproxy ``hash_md5``; libketama's key hash)."""
     return int.from_bytes(hashlib.md5(data).digest()[:4], "little")
+
+
+def hash_fnv1a_64(data: bytes) -> int:
+    """twemproxy's ``hash_fnv1a_64`` (``nc_fnv.c``): FNV-1a with the 64-bit constants cut to 32 bits.
+
+    The C code keeps a ``uint32_t`` hash seeded with ``(uint32_t)FNV_64_INIT`` and multiplies by
+    ``(uint32_t)FNV_64_PRIME``; each byte is ``(uint32_t)key[x]`` of a ``char``, so bytes >= 0x80
+    are sign-extended (x86).
+    """
+    h = 0xCBF29CE484222325 & 0xFFFFFFFF
+    prime = 0x100000001B3 & 0xFFFFFFFF
+    for b in data:
+        h ^= b if b < 0x80 else (b | 0xFFFFFF00)
+        h = (h * prime) & 0xFFFFFFFF
+    return h
 
 
 def murmur3_32(data: str, seed: int = 0) -> int:
@@ -291,3 +311,66 @@ def make_hasher(spec: str | type | Hasher) -> Hasher:
     if not isinstance(h, Hasher):
         raise UsageError(f"a hasher needs add_node, remove_node and get_node; {type(h).__name__} lacks one")
     return h
+
+
+def make_scheme(scheme: str, nodes: Iterable[str], weights: Mapping[str, int] | None = None) -> Hasher:
+    """A hasher of ``scheme`` (``modulo``, ``ketama``, ``rendezvous``) over ``nodes``, with weights where the
+    scheme has them (twemproxy's modula and ketama; pymemcache's rendezvous has none: a weight other than 1
+    is refused)."""
+    h = make_hasher(scheme)
+    for n in nodes:
+        w = 1 if weights is None else weights.get(n, 1)
+        if isinstance(h, _WeightedHasher):
+            h.add_node(n, w)
+        elif w != 1:
+            raise UsageError(f"node {n!r}: the {scheme} scheme has no weights (weight {w!r})")
+        else:
+            h.add_node(n)
+    return h
+
+
+def layout_change(scheme: str, before: Sequence[str], after: Sequence[str], keys: Sequence[Any],
+                  weights: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """How ``keys`` move when the servers change from ``before`` to ``after`` under ``scheme``.
+
+    Returns ``moved_fraction`` (keys whose server changed), ``moved_to_other`` (keys that moved to a
+    server that was already there before: 0 for a consistent scheme when servers are only added),
+    ``ideal_moved_fraction`` (the least any scheme must move: the share of the added servers' weight,
+    or of the removed ones'), ``shares`` (fraction of the keys per server after), ``max_mean_load``
+    (the busiest server's keys over the mean) and the same for before.
+    """
+    if not keys:
+        raise UsageError("keys must not be empty")
+    h0 = make_scheme(scheme, before, weights)
+    h1 = make_scheme(scheme, after, weights)
+    old = [h0.get_node(k) for k in keys]
+    new = [h1.get_node(k) for k in keys]
+    moved = sum(1 for a, b in zip(old, new, strict=True) if a != b)
+    kept_servers = set(before)
+    to_other = sum(1 for a, b in zip(old, new, strict=True) if a != b and b in kept_servers)
+
+    def shares(owners: list[str | None], servers: Sequence[str]) -> dict[str, float]:
+        counts = dict.fromkeys(servers, 0)
+        for o in owners:
+            if o is not None:
+                counts[o] += 1
+        return {s: c / len(owners) for s, c in counts.items()}
+
+    def max_mean(sh: dict[str, float]) -> float:
+        return max(sh.values()) / (sum(sh.values()) / len(sh)) if sh else 0.0
+
+    w = dict.fromkeys(set(before) | set(after), 1) if weights is None else \
+        {n: weights.get(n, 1) for n in set(before) | set(after)}
+    added = [n for n in after if n not in kept_servers]
+    removed = [n for n in before if n not in set(after)]
+    if added:
+        ideal = sum(w[n] for n in added) / sum(w[n] for n in after)
+    elif removed:
+        ideal = sum(w[n] for n in removed) / sum(w[n] for n in before)
+    else:
+        ideal = 0.0
+    sh0, sh1 = shares(old, before), shares(new, after)
+    return {"scheme": scheme, "keys": len(keys), "nodes_before": len(before), "nodes_after": len(after),
+            "moved": moved, "moved_fraction": moved / len(keys), "moved_to_other": to_other,
+            "ideal_moved_fraction": ideal, "max_mean_load": max_mean(sh1), "max_mean_load_before": max_mean(sh0),
+            "shares": sh1, "shares_before": sh0}

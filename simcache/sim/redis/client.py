@@ -236,6 +236,15 @@ class Retry:
 class Router:
     """Picks the server for each command; hears about failures.  Subclass and override what you need."""
 
+    #: True when the client must run :meth:`resolve` before it picks a server (a Sentinel-managed client
+    #: that has not asked where the master is since its connection failed)
+    stale = False
+
+    def resolve(self) -> Generator[simpy.Event, Any, None]:
+        """Find the servers again (a Sentinel router asks the sentinels); run while :attr:`stale` is True."""
+        return
+        yield  # pragma: no cover - makes this a generator
+
     def target(self, args: tuple[Any, ...]) -> Server:
         """The server that should run ``args`` (command name first)."""
         raise NotImplementedError
@@ -251,6 +260,14 @@ class Router:
         """An error reply from ``server`` (its full text): the server to retry on (a MOVED), or None to raise it."""
         return None
 
+    def prelude(self, server: Server) -> tuple[Any, ...] | None:
+        """A command to send to ``server`` on the same connection just before the next one (Cluster's ASKING)."""
+        return None
+
+    def retry_wait(self, err: ResponseError) -> float:
+        """Seconds to wait before retrying after the redirected error reply ``err`` (TRYAGAIN, CLUSTERDOWN)."""
+        return 0.0
+
 
 class SingleNode(Router):
     """Every command goes to one server."""
@@ -260,6 +277,49 @@ class SingleNode(Router):
 
     def target(self, args: tuple[Any, ...]) -> Server:
         return self.server
+
+
+#: commands a :class:`ReplicaReads` router sends to a replica (everything else goes to the master)
+READ_COMMANDS = frozenset(n.encode() for n in (
+    "GET MGET STRLEN GETRANGE EXISTS TYPE TTL PTTL EXPIRETIME PEXPIRETIME DBSIZE KEYS HGET HMGET HGETALL HKEYS "
+    "HVALS HLEN HEXISTS LRANGE LLEN LINDEX SMEMBERS SISMEMBER SMISMEMBER SCARD SINTER SUNION SDIFF ZRANGE "
+    "ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYSCORE ZCOUNT ZCARD ZSCORE ZMSCORE ZRANK ZREVRANK").split())
+
+
+class ReplicaReads(Router):
+    """Reads go to the replicas (round-robin, or uniformly at random), everything else to the master.
+
+    Args:
+        master: the server writes go to.
+        replicas: the servers reads go to.
+        mode: ``"round-robin"`` or ``"random"``.
+        rng: the random stream for ``"random"`` (e.g. ``world.rng("NAME:replica-reads")``).
+    """
+
+    def __init__(self, master: Server, replicas: list[Server], mode: str = "round-robin",
+                 rng: np.random.Generator | None = None) -> None:
+        if not replicas:
+            raise UsageError("ReplicaReads needs at least one replica")
+        if mode not in ("round-robin", "random"):
+            raise UsageError(f"ReplicaReads mode must be 'round-robin' or 'random', got {mode!r}")
+        if mode == "random" and rng is None:
+            raise UsageError("ReplicaReads mode 'random' needs an rng (world.rng(...))")
+        self.master = master
+        self.replicas = list(replicas)
+        self.mode = mode
+        self.rng = rng
+        self._next = 0
+
+    def target(self, args: tuple[Any, ...]) -> Server:
+        name = args[0] if isinstance(args[0], bytes) else encode(args[0])
+        if name.upper() not in READ_COMMANDS:
+            return self.master
+        if self.mode == "random":
+            assert self.rng is not None
+            return self.replicas[int(self.rng.integers(len(self.replicas)))]
+        r = self.replicas[self._next % len(self.replicas)]
+        self._next += 1
+        return r
 
 
 # ------------------------------------------------------ response callbacks
@@ -380,6 +440,7 @@ RESPONSE_CALLBACKS: dict[str, Callable[..., Any]] = {
     "HGETALL": lambda r, **_: r and pairs_to_dict(r) or {},
     "ZADD": parse_zadd,
     "ZMSCORE": lambda r, **_: [None if s is None else float(s) for s in r],
+    "SLAVEOF": bool_ok,
 }
 
 
@@ -957,6 +1018,25 @@ class Commands:
         """SCRIPT FLUSH [SYNC|ASYNC]."""
         return self.execute_command("SCRIPT FLUSH", *(() if sync_type is None else (sync_type,)))
 
+    # ----------------------------------------------------- replication
+    def wait(self, num_replicas: int, timeout: int) -> Any:
+        """WAIT numreplicas timeout(ms): how many replicas acknowledged this client's writes."""
+        return self.execute_command("WAIT", num_replicas, timeout)
+
+    def replicaof(self, *args: Any) -> Any:
+        """REPLICAOF host port, or REPLICAOF NO ONE (``replicaof("NO", "ONE")``)."""
+        return self.execute_command("REPLICAOF", *args)
+
+    def slaveof(self, host: Any = None, port: Any = None) -> Any:
+        """SLAVEOF host port; SLAVEOF NO ONE without arguments (True when OK)."""
+        if host is None and port is None:
+            return self.execute_command("SLAVEOF", b"NO", b"ONE")
+        return self.execute_command("SLAVEOF", host, port)
+
+    def role(self) -> Any:
+        """ROLE: ``[b"master", offset, [[ip, port, offset], ...]]`` or ``[b"slave", host, port, state, offset]``."""
+        return self.execute_command("ROLE")
+
 
 def _const(value: Any) -> Gen:
     return value
@@ -1040,6 +1120,8 @@ class Redis(Commands):
         failures = 0
         pool = self.connection_pool
         env = self.env
+        if self.router.stale:  # a Sentinel-managed client asks where the master is before it (re)connects
+            yield from self.router.resolve()
         server = pick(cmd)
         while True:
             held = conn
@@ -1053,6 +1135,10 @@ class Redis(Commands):
                             pool.exhausted += 1
                             raise ConnectionError("Too many connections")
                 try:
+                    pre = self.router.prelude(server)
+                    if pre is not None:  # e.g. ASKING, one round trip before the command, on its connection
+                        yield from call(self.world, self.node, server, pre, host=self.host,
+                                        deadlines=self._deadlines, conn=held)
                     reply = yield from call(self.world, self.node, server, cmd, batch=batch, host=self.host,
                                             deadlines=self._deadlines, conn=held)
                 finally:
@@ -1071,6 +1157,8 @@ class Redis(Commands):
                 wait = self.retry.backoff.compute(failures, self._retry_rng)
                 if wait > 0:
                     yield env.timeout(wait)
+                if self.router.stale:
+                    yield from self.router.resolve()
                 server = pick(cmd)
                 continue
             except ResponseError as err:
@@ -1078,6 +1166,9 @@ class Redis(Commands):
                 if nxt is None:
                     raise
                 server = nxt
+                wait = self.router.retry_wait(err)
+                if wait > 0:
+                    yield env.timeout(wait)
                 continue
             if reply.__class__ is Value:
                 self.world.note_served(server.name)  # which tier served this process's latest value

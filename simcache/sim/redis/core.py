@@ -221,7 +221,7 @@ class ClientState:
     """What the server keeps per connection: the MULTI queue, subscriptions, where pushes go."""
 
     __slots__ = ("conn", "node", "multi", "multi_flags", "dirty_exec", "channels", "patterns", "push_due",
-                 "blocked", "created")
+                 "blocked", "created", "woff")
 
     def __init__(self, conn: Any, node: str, now: float) -> None:
         self.conn = conn
@@ -235,6 +235,8 @@ class ClientState:
         self.push_due = 0.0
         self.blocked: Any = None
         self.created = now
+        #: replication offset right after this client's last propagated write (``c->woff``, read by WAIT)
+        self.woff = 0
 
     @property
     def subscriptions(self) -> int:
@@ -295,7 +297,10 @@ class RedisCore(Server):
         queueing: ``"fast"`` or ``"events"``.
     """
 
-    GAUGES = ("up", "queued", "busy_workers", "keys", "used_memory", "connected_clients", "blocked_clients")
+    GAUGES: tuple[str, ...] = ("up", "queued", "busy_workers", "keys", "used_memory", "connected_clients",
+                               "blocked_clients")
+    #: cluster mode (``cluster-enabled yes``): :meth:`process` asks :meth:`cluster_redirect` first
+    cluster_enabled: ClassVar[bool] = False
     #: full command name -> its table entry, built from the handlers' :func:`redis_command` declarations
     SPECS: ClassVar[dict[str, Spec]] = {}
 
@@ -370,6 +375,8 @@ class RedisCore(Server):
         self.in_exec = False
         self.in_script = False
         self.pre_command_oom = False
+        #: ``server.dirty``: keyspace changes so far (one per key changed by a mutator below, not per element)
+        self.dirty = 0
         #: the highest ``used_memory`` seen at the end of a command
         self.used_memory_peak = self.baseline_memory
         self._by_raw_name: dict[Any, Spec] = {}
@@ -517,6 +524,7 @@ class RedisCore(Server):
         """``dbAdd``: a new key (its memory is charged at the end of the command)."""
         self.data[key] = obj
         self._accessed[key] = None
+        self.dirty += 1
         if key in self.blocking_keys:
             self.ready_keys[key] = None  # signalKeyAsReady
 
@@ -527,6 +535,7 @@ class RedisCore(Server):
         if exists:
             self.data[key] = obj
             self._accessed[key] = None
+            self.dirty += 1
         else:
             self.db_add(key, obj)
         if not keepttl:
@@ -535,6 +544,7 @@ class RedisCore(Server):
     def modified(self, key: Any) -> None:
         """An object changed in place: re-charge its memory at the end of the command."""
         self._accessed[key] = None
+        self.dirty += 1
 
     def remove(self, key: Any) -> bool:
         """``dbDelete``: remove a key and its expiry; whether it existed."""
@@ -543,6 +553,7 @@ class RedisCore(Server):
         self.expires.pop(key)
         self.policy.remove(key)
         self._accessed.pop(key, None)
+        self.dirty += 1
         return True
 
     def get_expire(self, key: Any) -> int:
@@ -554,12 +565,14 @@ class RedisCore(Server):
         """``setExpire``: the key expires after unix ms ``when``."""
         self.expires.set(key, when)
         self.policy.set_expire(key, when / 1000)
+        self.dirty += 1
 
     def remove_expire(self, key: Any) -> bool:
         """``removeExpire``: whether the key had an expiry."""
         if self.expires.pop(key) is None:
             return False
         self.policy.set_expire(key, None)
+        self.dirty += 1
         return True
 
     def flush(self) -> int:
@@ -569,6 +582,7 @@ class RedisCore(Server):
         self.expires.clear()
         self._accessed.clear()
         self._make_policy(self.maxmemory_policy)
+        self.dirty += n
         return n
 
     def _settle(self) -> None:
@@ -801,6 +815,12 @@ class RedisCore(Server):
         if spec is None:
             return self._reject(st, None, err or "ERR")
         name = spec.upper
+        # --- cluster hook: processCommand's redirection (cluster.c getNodeByQuery), before OOM and MULTI queueing
+        if self.cluster_enabled:
+            redirect = self.cluster_redirect(spec, argv, st)
+            if redirect is not None:
+                return self._reject(st, spec, redirect)
+        # --- end of the cluster hook
         if self.maxmemory:
             oom = not self.perform_evictions()
             reject = "denyoom" in spec.flags
@@ -812,6 +832,9 @@ class RedisCore(Server):
                 self.stats["rejected_oom"] += 1
                 return self._reject(st, spec, OOM)
             self.pre_command_oom = oom
+        denied = self.deny_command(spec, st)
+        if denied is not None:
+            return self._reject(st, spec, denied)
         if (st.channels or st.patterns) and name not in PUBSUB_ALLOWED:
             return self._reject(st, spec, f"ERR Can't execute '{spec.name}': only (P|S)SUBSCRIBE / "
                                           "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
@@ -825,6 +848,14 @@ class RedisCore(Server):
             self.serve_ready_keys()
             self._settle()
         return reply
+
+    def deny_command(self, spec: Spec, st: ClientState) -> str | None:
+        """The rest of ``processCommand``'s refusals (replication, loading): an error text, or None to go on."""
+        return None
+
+    def cluster_redirect(self, spec: Spec, argv: tuple[Any, ...], st: ClientState) -> str | None:
+        """Cluster mode only: the redirection or error text for this command, or None to run it here."""
+        return None
 
     def _reject(self, st: ClientState, spec: Spec | None, err: str) -> ResponseError:
         """``rejectCommand``: an error reply that also dooms an open transaction (EXEC aborts with it)."""

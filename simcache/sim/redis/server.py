@@ -46,7 +46,7 @@ Where the model is knowingly approximate:
   later print the shortest form).
 * **Not modelled**: RESP3 (redis-py 8's default connection converts RESP3
   back to these shapes, which the client's methods return), SELECT and
-  other databases, persistence, replication, cluster, ACLs, keyspace
+  other databases, AOF rewriting, cluster, ACLs, keyspace
   notifications, sharded pub/sub, most INFO fields and CONFIG parameters.
 """
 
@@ -67,6 +67,7 @@ from simcache.sim.redis.core import (
 )
 from simcache.sim.redis.hashes import HashCommands
 from simcache.sim.redis.lists import ListCommands
+from simcache.sim.redis.persistence import PersistenceCommands
 from simcache.sim.redis.proto import (
     LLONG_MAX,
     LLONG_MIN,
@@ -107,9 +108,11 @@ def bytes_to_human(n: int) -> str:
 
 
 class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetCommands, PubSubCommands,
-                  ScriptCommands):
+                  ScriptCommands, PersistenceCommands):
     """A single Redis instance: the engine of :class:`~simcache.sim.redis.core.RedisCore` (its arguments) with
-    every command family mixed in."""
+    every command family mixed in; the replication and persistence keywords are those of
+    :class:`~simcache.sim.redis.replication.ReplicationCommands` and
+    :class:`~simcache.sim.redis.persistence.PersistenceCommands`."""
 
     # ======================================================= keyspace (db.c)
     @redis_command("DEL", -2, "write")
@@ -349,7 +352,7 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
                       "maxmemory": self.maxmemory, "maxmemory_human": bytes_to_human(self.maxmemory),
                       "maxmemory_policy": self.maxmemory_policy}
         elif name == "persistence":
-            fields = {"loading": 0, "async_loading": 0}
+            fields = self.persistence_info()
         elif name == "stats":
             fields = {"total_connections_received": st["total_connections_received"],
                       "total_commands_processed": st["total_commands_processed"],
@@ -362,7 +365,7 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
                       "pubsub_patterns": len(self.pubsub_patterns),
                       "total_error_replies": st["total_error_replies"]}
         elif name == "replication":
-            fields = {"role": "master", "connected_slaves": 0, "master_repl_offset": 0}
+            fields = self.replication_info()
         elif name == "cpu":
             fields = {"used_cpu_sys": "0.000000", "used_cpu_user": f"{self.busy_time:.6f}"}
         elif name == "cluster":
@@ -383,7 +386,8 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
         return {"maxmemory": str(self.maxmemory), "maxmemory-policy": self.maxmemory_policy,
                 "maxmemory-samples": str(self.maxmemory_samples),
                 "lfu-log-factor": str(getattr(pol, "lfu_log_factor", 10)),
-                "lfu-decay-time": str(getattr(pol, "lfu_decay_time", 1)), "hz": str(self.hz)}
+                "lfu-decay-time": str(getattr(pol, "lfu_decay_time", 1)), "hz": str(self.hz),
+                **self.repl_config_values()}
 
     @redis_command("CONFIG|GET", -3, "admin noscript loading stale")
     def _config_get(self, *patterns: Any) -> list[bytes]:
@@ -406,7 +410,7 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
         values = list(pairs[1::2])
         known = self.config_values()
         for n in names:
-            if n.lower() not in known:
+            if n.lower() not in known and n.lower() not in self.REPL_CONFIG:
                 raise ReplyError(f"ERR Unknown option or number of arguments for CONFIG SET - '{n}'")
         seen: set[str] = set()
         new: dict[str, Any] = {}
@@ -416,6 +420,12 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
                 raise ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{n}') - duplicate parameter")
             seen.add(key)
             new[key] = self._config_value(key, v)
+        for key, v in new.items():
+            if key in self.REPL_CONFIG:
+                try:
+                    self.set_repl_config(key, v)
+                except ValueError as err:
+                    raise ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{key}') - {err}") from None
         if "maxmemory-policy" in new and new["maxmemory-policy"] != self.maxmemory_policy:
             self._make_policy(new["maxmemory-policy"])
         if "maxmemory-samples" in new:
@@ -438,6 +448,8 @@ class RedisServer(StringCommands, HashCommands, ListCommands, SetCommands, ZSetC
         def fail(why: str) -> ReplyError:
             return ReplyError(f"ERR CONFIG SET failed (possibly related to argument '{key}') - {why}")
 
+        if key in self.REPL_CONFIG:
+            return v
         if key == "maxmemory":
             n = memtoull(v)
             if n is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,8 +33,10 @@ def real_redis() -> Iterator[Any]:
                     "against a real Redis cannot run")
     redis = pytest.importorskip("redis", reason="the redis Python package is needed to talk to a real redis-server")
     port = _free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own working directory: a BGSAVE or CONFIG SET appendonly writes its files there, not in the checkout
+    workdir = tempfile.mkdtemp(prefix="simcache-redis-")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
     try:
         deadline = time.monotonic() + 10
