@@ -717,6 +717,7 @@ def _markers_of(result: SimResult) -> list[dict[str, Any]]:
 def _draw_markers(axs: Sequence[Any], marks: Sequence[Mapping[str, Any]], label_ax: Any) -> None:
     kinds = list(dict.fromkeys(m["kind"] for m in marks if m["kind"] != "fault"))
     marked = {round(m["t"], 9) for m in marks if m["kind"] != "fault"}
+    labels: list[tuple[float, str, str]] = []
     for m in marks:
         fault = m["kind"] == "fault"
         if fault and round(m["t"], 9) in marked:  # the recorder marks the fault itself: shade, label once
@@ -729,8 +730,24 @@ def _draw_markers(axs: Sequence[Any], marks: Sequence[Mapping[str, Any]], label_
             if fault and m.get("end"):
                 ax.axvspan(m["t"], m["end"], color=colour, alpha=0.12, linewidth=0)
             ax.axvline(m["t"], color=colour, linestyle="--" if fault else ":", linewidth=1)
-        label_ax.annotate(m["label"], (m["t"], 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
-                          ha="right", fontsize=7, color=colour)
+        labels.append((m["t"], m["label"], colour))
+    # markers closer than 2 % of the time axis share one label (a failover's steps come within a second):
+    # the first one's and how many more, so no text is drawn over other text
+    lo, hi = label_ax.get_xlim()
+    gap = 0.02 * (hi - lo)
+    labels.sort(key=lambda x: x[0])
+    i = 0
+    while i < len(labels):
+        j = i
+        while j + 1 < len(labels) and labels[j + 1][0] - labels[i][0] < gap:
+            j += 1
+        names = list(dict.fromkeys(lbl for _t, lbl, _c in labels[i:j + 1]))
+        more = f" +{len(names) - 1}" if len(names) > 1 else ""
+        text = names[0] if len(names[0]) <= 26 else names[0][:25] + "…"
+        ann = label_ax.annotate(text + more, (labels[i][0], 0.98), xycoords=("data", "axes fraction"), rotation=90,
+                                va="top", ha="right", fontsize=7, color=labels[i][2], clip_on=True)
+        ann.set_in_layout(False)  # a label never resizes the panels
+        i = j + 1
 
 
 def latency_over_time(result: SimResult, *, ax: Any = None, stream: str = "all", log: bool = True,

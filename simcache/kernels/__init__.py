@@ -41,7 +41,8 @@ def _register(*specs: KernelSpec) -> None:
 
 
 #: kernel modules; each defines SPECS, a tuple of KernelSpec
-_MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu", "gdsf")
+_MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu", "gdsf",
+            "random_policy")
 
 
 def _load() -> None:

@@ -12,7 +12,8 @@ from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
 # where: 0 absent, 1 T1, 2 T2, 3 B1, 4 B2
-# sc slots: 0/1 T1, 2/3 T2, 4/5 B1, 6/7 B2 head/tail, 8 used, 9 |T1|, 10 |T2|, 11 |B1|, 12 |B2|
+# sc slots: 0/1 T1, 2/3 T2, 4/5 B1, 6/7 B2 head/tail, 8 used, 9 |T1|, 10 |T2|, 11 |B1|, 12 |B2|,
+#           13 libCacheSim's variant (ARC.c: the byte-size rules of :class:`simcache.policies.arc.ARC`)
 # fp[0]: p, the target size of T1 (a float, as ratios of list sizes move it)
 # rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
 _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
@@ -62,6 +63,7 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
     h1, t1, h2, t2, hb1, tb1, hb2, tb2 = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     used, u1, u2, ub1, ub2 = sc[8], sc[9], sc[10], sc[11], sc[12]
     p = fp[0]
+    lcs = sc[13] != 0
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
     for i in range(ids.shape[0]):
@@ -80,7 +82,7 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                 h2, t2 = push_front(rec, h2, t2, x)
                 rec[x, 2] = 2
                 u2 += osize[x]
-            if s != osize[x]:
+            if s != osize[x] and not lcs:
                 d = s - osize[x]
                 osize[x] = s
                 u2 += d  # x is in T2 now
@@ -102,7 +104,9 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
         elif s <= cap:
             if w == 3:
                 # B1 ghost hit: recency is paying off, grow T1's target
-                if ub1 >= ub2:
+                if lcs:
+                    p = min(p + max(ub2 / ub1, 1.0), cap)
+                elif ub1 >= ub2:
                     p = min(p + s, cap)
                 elif ub1 == 0:
                     p = cap
@@ -116,7 +120,9 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                 target = 2
             elif w == 4:
                 # B2 ghost hit: frequency is paying off, shrink T1's target
-                if ub2 >= ub1:
+                if lcs:
+                    p = max(p - max(ub1 / ub2, 1.0), 0.0)
+                elif ub2 >= ub1:
                     p = max(p - s, 0.0)
                 elif ub2 == 0:
                     p = 0.0
@@ -128,6 +134,29 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
                     h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
                         rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, True)
                 target = 2
+            elif lcs:
+                while used + s > cap:  # _ARC_evict_miss_on_all_queues, once per eviction
+                    if u1 + ub1 + s > cap:
+                        if ub1 > 0:
+                            g = tb1
+                            hb1, tb1 = unlink(rec, hb1, tb1, g)
+                            ub1 -= osize[g]
+                            rec[g, 2] = 0
+                        else:
+                            k = t1
+                            h1, t1 = unlink(rec, h1, t1, k)
+                            u1 -= osize[k]
+                            used -= osize[k]
+                            rec[k, 2] = 0
+                            continue
+                    elif u1 + ub1 + u2 + ub2 >= 2 * cap and ub2 > 0:
+                        g = tb2
+                        hb2, tb2 = unlink(rec, hb2, tb2, g)
+                        ub2 -= osize[g]
+                        rec[g, 2] = 0
+                    h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                        rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                target = 1
             else:
                 if u1 + ub1 + s > cap:
                     # case A: L1 = T1 + B1 would exceed c
@@ -162,7 +191,7 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
             else:
                 h2, t2 = push_front(rec, h2, t2, x)
                 u2 += s
-            if u1 + u2 + ub1 + ub2 > 2 * cap:  # rare (byte sizes only): test before paying for the call
+            if u1 + u2 + ub1 + ub2 > 2 * cap and not lcs:  # rare (byte sizes only): test before paying for the call
                 hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
                     rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap)
         if base + i >= warmup:
@@ -184,8 +213,9 @@ def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    return np.array([-1] * 8 + [0] * 5, dtype=np.int64), np.zeros(1, dtype=np.float64), []
+    lcs = int(params["variant"] == "libcachesim")
+    return np.array([-1] * 8 + [0] * 5 + [lcs], dtype=np.int64), np.zeros(1, dtype=np.float64), []
 
 
-ARC = KernelSpec("arc", arc_kernel, {}, _init, _OBJ)
+ARC = KernelSpec("arc", arc_kernel, {"variant": "paper"}, _init, _OBJ)
 SPECS = (ARC,)

@@ -28,7 +28,7 @@ import numpy as np
 #: per-object array: (name, dtype, fill value) or (name, dtype, fill value, width) for an (n, width) array
 ObjArray = tuple[Any, ...]
 #: what a kernel's ``init`` returns: ``(sc, fp, fixed_arrays)``
-InitResult = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+InitResult = tuple[np.ndarray, np.ndarray, list[Any]]
 #: ``init(capacity, params, bytes_mode)`` of an unseeded kernel
 PlainInit = Callable[[int, Mapping[str, Any], bool], InitResult]
 #: ``init(capacity, params, bytes_mode, rng)`` of a seeded kernel (``KernelSpec.seeded``)
@@ -65,9 +65,15 @@ class KernelSpec:
     seeded: bool = False
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know."""
+        """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know.
+
+        ``variant`` is known to every kernel: one that does not list it (libCacheSim agrees
+        with the paper there) drops it.
+        """
         out = dict(self.params)
         for k, v in params.items():
+            if k == "variant" and k not in out:
+                continue
             if k not in out:
                 raise KeyError(k)
             out[k] = v
@@ -75,8 +81,10 @@ class KernelSpec:
 
     def supports(self, params: Mapping[str, Any], bytes_mode: bool) -> bool:
         """Whether this kernel reproduces the reference policy with these parameters."""
-        if any(k not in self.params for k in params):
+        if any(k not in self.params and k != "variant" for k in params):
             return False
+        if params.get("variant", "paper") not in ("paper", "libcachesim"):
+            return False  # the reference class reports the bad value
         if self.check is None:
             return True
         try:
@@ -107,7 +115,7 @@ class KernelSpec:
 class KernelState:
     """The arrays of one running cache: grows with the number of distinct objects, never with requests."""
 
-    def __init__(self, spec: KernelSpec, capacity: int, sc: np.ndarray, fp: np.ndarray, fixed: list[np.ndarray]) -> None:
+    def __init__(self, spec: KernelSpec, capacity: int, sc: np.ndarray, fp: np.ndarray, fixed: list[Any]) -> None:
         self.spec = spec
         self.capacity = capacity
         self.sc = sc
@@ -139,7 +147,9 @@ class KernelState:
 
     def nbytes(self) -> int:
         """Bytes held by this state's arrays."""
-        return int(sum(a.nbytes for a in self.obj) + sum(a.nbytes for a in self.fixed) + self.sc.nbytes + self.fp.nbytes)
+        # a fixed entry may be a numpy Generator (the random kernel's stream): it holds no array
+        return int(sum(a.nbytes for a in self.obj) + sum(getattr(a, "nbytes", 0) for a in self.fixed)
+                   + self.sc.nbytes + self.fp.nbytes)
 
     def run(
         self,

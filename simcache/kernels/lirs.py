@@ -159,6 +159,9 @@ def lirs_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
                     sh, st, qh, qt, nh, nt, used, lu, nu, nlir = _remove(
                         rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, x)
                 else:
+                    if lu > llim:  # a LIR key grew: demote the overflow now, as a promotion does
+                        sh, st, qh, qt, nh, nt, lu, nu, nlir = _demote(
+                            rec, osize, sh, st, qh, qt, nh, nt, lu, nu, nlir, llim)
                     while used > cap:
                         sh, st, qh, qt, nh, nt, used, lu, nu, nlir = _evict(
                             rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir,
@@ -209,16 +212,247 @@ def lirs_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
     cnt[3] += c_bm
 
 
+# ---------------------------------------------------------------- libCacheSim's LIRS.c
+# sc slots (variant libcachesim): 0/1 S head/tail, 2/3 Q, 4/5 NH, 6 occupied, 7 lirs_count, 8 hirs_count,
+#           9 nonresident, 10 S's total size, 11 LIR limit, 12 variant flag (1), 13 HIR limit,
+#           14..18 hit_RD_HIRinQ's freed-entry watch (LibCacheSimLIRS._freed): 14 watching, 15/16 the entry
+#           in the watched block (1 S, 2 Q, 3 NH; key), 17 its depth in the free list (-1: allocated), 18 size
+# rec[x]: 0/1 S links, 2/3 Q links, 4/5 NH links, 6 flags; osize[x]: the size of x's entries (one size: an
+# entry is only ever created from a request's size or copied from another entry of x)
+IN_S, LIR, NONRES, IN_Q, IN_NH = 1, 2, 4, 8, 16
+
+
+@jit_inline
+def _l_freed(sc, where, k):  # noqa: ANN001, ANN202
+    if sc[14] == 0:
+        return
+    if sc[17] >= 0:
+        sc[17] += 1
+    elif sc[15] == where and sc[16] == k:
+        sc[17] = 0
+
+
+@jit_inline
+def _l_alloc(sc, where, k, size):  # noqa: ANN001, ANN202
+    if sc[14] == 0 or sc[17] < 0:
+        return
+    if sc[17] == 0:
+        sc[15], sc[16], sc[17], sc[18] = where, k, -1, size
+    else:
+        sc[17] -= 1
+
+
+@jit_inline
+def _l_resident(rec, x):  # noqa: ANN001, ANN202
+    f = rec[x, 6]
+    if f & IN_S:
+        return (f & NONRES) == 0
+    return (f & IN_Q) != 0
+
+
+@jit_inline
+def _l_sdel(rec, osize, sc, x):  # noqa: ANN001, ANN202
+    sc[0], sc[1] = unlink_at(rec, 0, sc[0], sc[1], x)
+    sc[10] -= osize[x]
+    rec[x, 6] &= ~(IN_S | LIR | NONRES)
+    _l_freed(sc, 1, x)
+
+
+@jit_inline
+def _l_spush(rec, osize, sc, x):  # noqa: ANN001, ANN202
+    sc[0], sc[1] = push_front_at(rec, 0, sc[0], sc[1], x)
+    sc[10] += osize[x]
+    rec[x, 6] |= IN_S
+    _l_alloc(sc, 1, x, osize[x])
+
+
+@jit_inline
+def _l_nhdel(rec, sc, x):  # noqa: ANN001, ANN202
+    sc[4], sc[5] = unlink_at(rec, 4, sc[4], sc[5], x)
+    rec[x, 6] &= ~IN_NH
+    _l_freed(sc, 3, x)
+
+
+@jit
+def _l_prune(rec, osize, sc):  # noqa: ANN001, ANN202
+    # LIRS_prune: non-LIR entries leave S's tail, never its head
+    while sc[1] >= 0 and sc[1] != sc[0]:
+        k = sc[1]
+        f = rec[k, 6]
+        if f & LIR:
+            break
+        if (f & NONRES) and (f & IN_NH):
+            _l_nhdel(rec, sc, k)
+            sc[9] -= osize[k]
+        _l_sdel(rec, osize, sc, k)
+
+
+@jit
+def _l_evict_hir(rec, osize, sc):  # noqa: ANN001, ANN202
+    k = sc[3]
+    sc[2], sc[3] = unlink_at(rec, 2, sc[2], sc[3], k)
+    rec[k, 6] &= ~IN_Q
+    _l_freed(sc, 2, k)
+    sc[8] -= osize[k]
+    if rec[k, 6] & IN_S:
+        rec[k, 6] |= NONRES
+        if (rec[k, 6] & IN_NH) == 0:
+            sc[4], sc[5] = push_front_at(rec, 4, sc[4], sc[5], k)
+            rec[k, 6] |= IN_NH
+        _l_alloc(sc, 3, k, osize[k])
+        sc[9] += osize[k]
+    sc[6] -= osize[k]
+
+
+@jit
+def _l_evict_lir(rec, osize, sc):  # noqa: ANN001, ANN202
+    # evictLIR: S's tail goes to Q (HIR keys evicted for its room), or leaves the cache if larger than Q
+    if sc[1] < 0:
+        return
+    k = sc[1]
+    s = osize[k]
+    sc[7] -= s
+    _l_sdel(rec, osize, sc, k)
+    sc[6] -= s
+    if s <= sc[13]:
+        while sc[8] + s > sc[13] and sc[3] >= 0:
+            _l_evict_hir(rec, osize, sc)
+        if (rec[k, 6] & IN_Q) == 0:
+            sc[2], sc[3] = push_front_at(rec, 2, sc[2], sc[3], k)
+            rec[k, 6] |= IN_Q
+        _l_alloc(sc, 2, k, s)
+        sc[8] += s
+        sc[6] += s
+    _l_prune(rec, osize, sc)
+
+
+@jit_inline
+def _l_limit_stack(rec, osize, sc, cap):  # noqa: ANN001, ANN202
+    while sc[10] > 2 * cap and sc[5] >= 0:
+        k = sc[5]
+        _l_nhdel(rec, sc, k)
+        sc[9] -= osize[k]
+        if rec[k, 6] & IN_S:
+            _l_sdel(rec, osize, sc, k)
+
+
+@jit
+def lirs_libcachesim_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+    """libCacheSim's LIRS (:class:`simcache.policies.lirs.LibCacheSimLIRS`) on one chunk."""
+    llim, hlim = sc[11], sc[13]
+    c_h = c_m = c_bh = c_bm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        hit = _l_resident(rec, x)
+        f = rec[x, 6]
+        if hit:
+            if f & IN_S:
+                sc[0], sc[1] = unlink_at(rec, 0, sc[0], sc[1], x)
+                sc[0], sc[1] = push_front_at(rec, 0, sc[0], sc[1], x)
+            if f & IN_Q:
+                sc[2], sc[3] = unlink_at(rec, 2, sc[2], sc[3], x)
+                sc[2], sc[3] = push_front_at(rec, 2, sc[2], sc[3], x)
+            sx = osize[x]
+            if (f & IN_S) and (f & LIR):
+                _l_prune(rec, osize, sc)
+            elif f & IN_S:  # hit_RD_HIRinS
+                if f & IN_Q:
+                    sc[2], sc[3] = unlink_at(rec, 2, sc[2], sc[3], x)
+                    rec[x, 6] &= ~IN_Q
+                    sc[8] -= sx
+                    sc[6] -= sx
+                while sc[7] + sx > llim and sc[1] >= 0:
+                    _l_evict_lir(rec, osize, sc)
+                if rec[x, 6] & IN_S:
+                    rec[x, 6] |= LIR
+                    sc[7] += sx
+                    sc[6] += sx
+            else:  # hit_RD_HIRinQ: the loop reads the size through a pointer that may dangle
+                sc[14], sc[15], sc[16], sc[17], sc[18] = 1, 2, x, -1, sx
+                while sc[7] + sc[18] > llim and sc[1] >= 0:
+                    _l_evict_lir(rec, osize, sc)
+                sc[14] = 0
+                _l_spush(rec, osize, sc, x)
+            _l_limit_stack(rec, osize, sc, cap)
+        elif s <= cap:
+            admit = True
+            if f & IN_S:
+                sc[0], sc[1] = unlink_at(rec, 0, sc[0], sc[1], x)
+                sc[0], sc[1] = push_front_at(rec, 0, sc[0], sc[1], x)
+                old = osize[x]
+                while sc[7] + old > llim and sc[1] >= 0:
+                    _l_evict_lir(rec, osize, sc)
+                if rec[x, 6] & IN_NH:
+                    _l_nhdel(rec, sc, x)
+                    sc[9] -= old
+            elif s > llim or s > hlim:
+                admit = False
+            elif sc[7] + s > llim and sc[8] + s > hlim:
+                while sc[8] + s > hlim and sc[3] >= 0:
+                    _l_evict_hir(rec, osize, sc)
+            if admit:
+                while sc[6] + s > cap:
+                    if rec[x, 6] & IN_S:
+                        while sc[8] >= hlim and sc[3] >= 0:
+                            _l_evict_hir(rec, osize, sc)
+                        _l_evict_lir(rec, osize, sc)
+                    elif sc[7] + s > llim and sc[8] + s > hlim and sc[3] >= 0:
+                        _l_evict_hir(rec, osize, sc)
+                    else:
+                        break
+                if rec[x, 6] & IN_S:
+                    old = osize[x]
+                    rec[x, 6] = (rec[x, 6] & ~NONRES) | LIR
+                    sc[7] += old
+                    sc[6] += old
+                else:
+                    osize[x] = s
+                    _l_spush(rec, osize, sc, x)
+                    if sc[7] + s <= llim:
+                        rec[x, 6] |= LIR
+                        sc[7] += s
+                    else:
+                        sc[2], sc[3] = push_front_at(rec, 2, sc[2], sc[3], x)
+                        rec[x, 6] |= IN_Q
+                        sc[8] += s
+                    sc[6] += s
+            _l_limit_stack(rec, osize, sc, cap)
+        if base + i >= warmup:
+            if hit:
+                c_h += 1
+                c_bh += bsz[i]
+            else:
+                c_m += 1
+                c_bm += bsz[i]
+        if want:
+            hitout[i] = hit
+    cnt[0] += c_h
+    cnt[1] += c_m
+    cnt[2] += c_bh
+    cnt[3] += c_bm
+
+
+def lirs_or_libcachesim(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001, ANN201
+    """LIRS on one chunk: the paper's kernel, or libCacheSim's for its variant (``sc[12]``)."""
+    fn = lirs_libcachesim_kernel if sc[12] != 0 else lirs_kernel
+    fn(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize)
+
+
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     hir = max(1, int(float(params["hir_ratio"]) * cap))
     lir = max(0, cap - hir)
+    if params["variant"] == "libcachesim":
+        return np.array([-1] * 6 + [0, 0, 0, 0, 0, cap - hir, 1, hir, 0, 0, -1, -1, 0], dtype=np.int64), np.zeros(0), []
     nr = int(float(params["nonresident_factor"]) * cap)
-    return np.array([-1] * 6 + [0, 0, 0, lir, nr, 0], dtype=np.int64), np.zeros(0), []
+    return np.array([-1] * 6 + [0, 0, 0, lir, nr, 0, 0], dtype=np.int64), np.zeros(0), []
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
     return 0.0 <= float(params["hir_ratio"]) <= 1.0 and float(params["nonresident_factor"]) >= 0.0
 
 
-LIRS = KernelSpec("lirs", lirs_kernel, {"hir_ratio": 0.01, "nonresident_factor": 2.0}, _init, _OBJ, check=_check)
+LIRS = KernelSpec("lirs", lirs_or_libcachesim, {"hir_ratio": 0.01, "nonresident_factor": 2.0, "variant": "paper"},
+                  _init, _OBJ, check=_check)
 SPECS = (LIRS,)

@@ -13,7 +13,9 @@ from simcache.kernels.base import KernelSpec
 
 # where: 0 absent, 1 S, 2 M, 3 G (ghost)
 # sc slots: 0/1 S, 2/3 M, 4/5 G head/tail, 6 used, 7 S used, 8 M used, 9 G used,
-#           10 S capacity, 11 M capacity, 12 G capacity, 13 move-to-main threshold
+#           10 S capacity, 11 M capacity, 12 G capacity, 13 move-to-main threshold, 14 refuse_large,
+#           15 before the first eviction with the libcachesim variant (new keys go to M once S is full),
+#           16 the libcachesim variant (a hit keeps the admitted size)
 # rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
 _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
@@ -67,6 +69,7 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
     """S3-FIFO replay of one chunk."""
     sh, st, mh, mt, gh, gt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     used, su, mu, gu, mcap, gcap, thr = sc[6], sc[7], sc[8], sc[9], sc[11], sc[12], sc[13]
+    scap, refuse, first, lcs = sc[10], sc[14] != 0, sc[15], sc[16] != 0
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
     for i in range(ids.shape[0]):
@@ -77,7 +80,7 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
         if hit:
             if rec[x, 3] < 3:
                 rec[x, 3] += 1
-            if s != osize[x]:
+            if s != osize[x] and not lcs:
                 d = s - osize[x]
                 if w == 1:
                     su += d
@@ -98,26 +101,30 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
                     while used > cap:
                         sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
                             rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+                        first = 0
         elif s <= cap:
             ghost = w == 3
             if ghost:
                 gh, gt = unlink(rec, gh, gt, x)
                 rec[x, 2] = 0
                 gu -= osize[x]
-            while used + s > cap and (st >= 0 or mt >= 0):
-                sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
-                    rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
-            osize[x] = s
-            used += s
-            rec[x, 3] = 0
-            if ghost:
-                mh, mt = push_front(rec, mh, mt, x)
-                rec[x, 2] = 2
-                mu += s
-            else:
-                sh, st = push_front(rec, sh, st, x)
-                rec[x, 2] = 1
-                su += s
+            if not (refuse and s > scap):
+                while used + s > cap and (st >= 0 or mt >= 0):
+                    sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
+                        rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr)
+                    first = 0
+                if ghost or not (refuse and s >= scap):
+                    osize[x] = s
+                    used += s
+                    rec[x, 3] = 0
+                    if ghost or (first != 0 and su >= scap):
+                        mh, mt = push_front(rec, mh, mt, x)
+                        rec[x, 2] = 2
+                        mu += s
+                    else:
+                        sh, st = push_front(rec, sh, st, x)
+                        rec[x, 2] = 1
+                        su += s
         if base + i >= warmup:
             if hit:
                 nh += 1
@@ -128,7 +135,7 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = sh, st, mh, mt, gh, gt
-    sc[6], sc[7], sc[8], sc[9] = used, su, mu, gu
+    sc[6], sc[7], sc[8], sc[9], sc[15] = used, su, mu, gu, first
     cnt[0] += nh
     cnt[1] += nm
     cnt[2] += nbh
@@ -138,17 +145,20 @@ def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     small = int(cap * float(params["small_ratio"]))
     ghost = int(cap * float(params["ghost_ratio"]))
-    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, 0, small, cap - small, ghost, int(params["move_to_main_threshold"])],
-                  dtype=np.int64)
+    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, 0, small, cap - small, ghost, int(params["move_to_main_threshold"]),
+                   int(bool(params["refuse_large"])), int(params["variant"] == "libcachesim"),
+                   int(params["variant"] == "libcachesim")], dtype=np.int64)
     return sc, np.zeros(0), []
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
     t = params["move_to_main_threshold"]
     return (0.0 <= float(params["small_ratio"]) < 1.0 and float(params["ghost_ratio"]) >= 0.0
-            and int(t) == t and t >= 1)
+            and int(t) == t and t >= 1 and isinstance(params["refuse_large"], bool | np.bool_ | int))
 
 
-S3FIFO = KernelSpec("s3fifo", s3fifo_kernel, {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_to_main_threshold": 2},
+S3FIFO = KernelSpec("s3fifo", s3fifo_kernel,
+                    {"small_ratio": 0.1, "ghost_ratio": 0.9, "move_to_main_threshold": 2, "refuse_large": True,
+                     "variant": "paper"},
                     _init, _OBJ, check=_check)
 SPECS = (S3FIFO,)

@@ -12,18 +12,22 @@ from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
 
 # where: 0 absent, 1 A1in, 2 Am, 3 A1out (ghost)
-# sc slots: 0/1 A1in, 2/3 Am, 4/5 A1out head/tail, 6 used, 7 A1in used, 8 A1out used, 9 Kin, 10 Kout
+# sc slots: 0/1 A1in, 2/3 Am, 4/5 A1out head/tail, 6 used, 7 A1in used, 8 A1out used, 9 Kin, 10 Kout,
+#           11 libCacheSim's variant (TwoQ.c's byte-size rules, see :class:`simcache.policies.twoq.TwoQ`)
 # rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
 _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout):  # noqa: ANN001
+def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs):  # noqa: ANN001
     if it >= 0 and (iu > kin or mt < 0):
         k = it
         s = osize[k]
         ih, it = unlink(rec, ih, it, k)
         iu -= s
+        if lcs and s > kout:
+            rec[k, 2] = 0
+            return ih, it, mh, mt, oh, ot, used - s, iu, ou
         oh, ot = push_front(rec, oh, ot, k)
         rec[k, 2] = 3
         ou += s
@@ -44,6 +48,7 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
     """2Q replay of one chunk."""
     ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]
+    lcs = sc[11] != 0
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
     for i in range(ids.shape[0]):
@@ -55,7 +60,7 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
             if w == 2 and mh != x:
                 mh, mt = unlink(rec, mh, mt, x)
                 mh, mt = push_front(rec, mh, mt, x)
-            if s != osize[x]:
+            if s != osize[x] and not lcs:
                 d = s - osize[x]
                 if w == 1:
                     iu += d
@@ -72,25 +77,36 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
                 else:
                     while used > cap:
                         ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                            rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
+                            rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs)
         elif s <= cap:
             ghost = w == 3
             if ghost:
                 oh, ot = unlink(rec, oh, ot, x)
                 rec[x, 2] = 0
                 ou -= osize[x]
-            while used + s > cap:
-                ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                    rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout)
-            osize[x] = s
-            used += s
-            if ghost:
-                mh, mt = push_front(rec, mh, mt, x)
-                rec[x, 2] = 2
-            else:
-                ih, it = push_front(rec, ih, it, x)
-                rec[x, 2] = 1
-                iu += s
+            admit = not (lcs and s > kin)  # TwoQ_can_insert, after the ghost was consumed
+            if admit:
+                while used + s > cap:
+                    ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
+                        rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs)
+            if admit and ghost and lcs:
+                # Am->get: Am is an LRU cache of capacity - Kin units
+                admit = s <= cap - kin
+                while admit and mt >= 0 and used - iu + s > cap - kin:
+                    k = mt
+                    mh, mt = unlink(rec, mh, mt, k)
+                    rec[k, 2] = 0
+                    used -= osize[k]
+            if admit:
+                osize[x] = s
+                used += s
+                if ghost:
+                    mh, mt = push_front(rec, mh, mt, x)
+                    rec[x, 2] = 2
+                else:
+                    ih, it = push_front(rec, ih, it, x)
+                    rec[x, 2] = 1
+                    iu += s
         if base + i >= warmup:
             if hit:
                 nh += 1
@@ -111,12 +127,13 @@ def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     kin = int(float(params["kin"]) * cap)
     kout = int(float(params["kout"]) * cap)
-    return np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, kin, kout], dtype=np.int64), np.zeros(0), []
+    lcs = int(params["variant"] == "libcachesim")
+    return np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, kin, kout, lcs], dtype=np.int64), np.zeros(0), []
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
     return 0.0 <= float(params["kin"]) <= 1.0 and float(params["kout"]) >= 0.0
 
 
-TWOQ = KernelSpec("2q", twoq_kernel, {"kin": 0.25, "kout": 0.5}, _init, _OBJ, check=_check)
+TWOQ = KernelSpec("2q", twoq_kernel, {"kin": 0.25, "kout": 0.5, "variant": "paper"}, _init, _OBJ, check=_check)
 SPECS = (TWOQ,)

@@ -4,7 +4,8 @@ The sketch is the reference's exactly (:class:`simcache.policies.wtinylfu.Freque
 four rows of 4-bit counters (one byte each), row ``i`` indexed by
 ``mix64(h ^ seed[i]) & (width - 1)`` where ``h`` is the *raw* object id (the
 reference hashes the original key, so the kernel reads the chunk's raw ids, not
-the dense ones), halving every ``sample_factor * capacity`` increments, and an
+the dense ones), sized for and halving every ``sample_factor`` times the entries
+(the capacity with unit sizes, else the entries held, rebuilt as they grow), and an
 optional doorkeeper (kept here as a packed bit set; the reference uses one byte
 per bit, which holds the same information).  The five seeds come from the same
 ``rng.integers`` draw the reference makes, so a given generator gives the
@@ -21,11 +22,15 @@ import numpy as np
 from simcache.kernels._jit import COMPILED, jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
+from simcache.kernels.slru import seg_evict, seg_hit, seg_insert
 
 # where (rec[x, 2]): 0 absent, 1 window, 2 probation, 3 protected
 # sc slots: 0/1 window head/tail, 2/3 probation, 4/5 protected, 6/7/8 window/probation/protected used,
 #           9 window capacity, 10 main capacity, 11 protected capacity, 12 row mask (width - 1),
-#           13 sample size, 14 additions, 15 doorkeeper bit mask (-1: no doorkeeper), 16..20 the five seeds
+#           13 sample size, 14 additions, 15 doorkeeper bit mask (-1: no doorkeeper), 16..20 the five seeds,
+#           21 weighted (an object of size != 1 was inserted: the sketch follows the entries held),
+#           22 entries held, 23 sample factor; fp[0] the sketch width factor
+# sk and dk are allocated for the capacity's width, the widest the sketch can get; a narrower sketch uses a prefix
 # rec[x]: 0/1 links (newer, older), 2 where, 3 unused, 4..7 the key's counter in each sketch row (offsets into sk,
 #         computed once at insertion: a resident key's counters never move), one 32-byte record;
 # hsh[x]: the raw id (the key's hash), read only by the doorkeeper
@@ -70,6 +75,148 @@ else:
         return d & int(mask), (d >> 32) & int(mask)
 
 
+_XP1, _XP2, _XP3, _XP4, _XP5 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63,
+                                0x27D4EB2F165667C5)
+
+if COMPILED:
+
+    @jit_inline
+    def _xxh64(v, seed):  # noqa: ANN001, ANN202
+        # XXH64 of the 8 bytes of v (the reference's xxh64_u64), in wrapping uint64 arithmetic
+        h = np.uint64(seed) + np.uint64(_XP5) + np.uint64(8)
+        k = np.uint64(v) * np.uint64(_XP2)
+        k = ((k << np.uint64(31)) | (k >> np.uint64(33))) * np.uint64(_XP1)
+        h ^= k
+        h = ((h << np.uint64(27)) | (h >> np.uint64(37))) * np.uint64(_XP1) + np.uint64(_XP4)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(_XP2)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(_XP3)
+        h ^= h >> np.uint64(32)
+        return np.int64(h & np.uint64(0xFFFFFFFF))
+
+else:
+
+    def _xxh64(v, seed):  # noqa: ANN001, ANN202
+        from simcache.policies.wtinylfu import xxh64_u64
+
+        return xxh64_u64(int(v) & _M64, int(seed)) & 0xFFFFFFFF
+
+
+@jit_inline
+def _cbf_est(cbf, h, nhash):  # noqa: ANN001, ANN202
+    # minimalIncrementCBF_estimate: the minimum of the key's counters
+    a = _xxh64(h, 0x12345678)
+    b = _xxh64(h, 0x12344321)
+    n = cbf.shape[0]
+    m = np.int64(1) << np.int64(40)
+    for i in range(nhash):
+        c = np.int64(cbf[((a + i * b) & 0xFFFFFFFF) % n])
+        if c < m:
+            m = c
+    return m
+
+
+@jit_inline
+def _cbf_add(cbf, h, nhash):  # noqa: ANN001, ANN202
+    # minimalIncrementCBF_add: every counter of the key
+    a = _xxh64(h, 0x12345678)
+    b = _xxh64(h, 0x12344321)
+    n = cbf.shape[0]
+    for i in range(nhash):
+        cbf[((a + i * b) & 0xFFFFFFFF) % n] += 1
+
+
+@jit
+def _cbf_decay(cbf):  # noqa: ANN001, ANN202
+    for k in range(cbf.shape[0]):
+        cbf[k] >>= 1
+
+
+# libCacheSim's variant: sc slots 0/1 window head/tail, 2..5 main segments' heads/tails, 6 window used,
+# 7/8 segment occupancy, 9 window capacity, 10 main capacity, 11/12 segment shares, 13 CBF hashes,
+# 14 main-hit counter, 15 its limit (32 x main), 24 variant flag (1); rec[x, 2]: 1 window, 2/3 segments
+@jit
+def wtinylfu_libcachesim_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
+                                rec, osize, hsh, cbf, dk):
+    """libCacheSim's W-TinyLFU (:class:`simcache.policies.wtinylfu.LibCacheSimWTinyLFU`) on one chunk."""
+    wh, wt, wu = sc[0], sc[1], sc[6]
+    wcap, mcap, nhash, rc, rmax = sc[9], sc[10], sc[13], sc[14], sc[15]
+    nh = nm = nbh = nbm = 0
+    want = hitout.shape[0] > 0
+    for i in range(ids.shape[0]):
+        x = ids[i]
+        s = sizes[i]
+        w = rec[x, 2]
+        hit = w != 0
+        if hit:
+            if w == 1:
+                if wh != x:
+                    wh, wt = unlink(rec, wh, wt, x)
+                    wh, wt = push_front(rec, wh, wt, x)
+            else:
+                seg_hit(rec, osize, sc, 2, 7, 11, 2, 2, x)
+                _cbf_add(cbf, raw[i], nhash)
+                rc += 1
+                if rc >= rmax:
+                    rc = 0
+                    _cbf_decay(cbf)
+        elif s <= cap and s <= wcap and s <= mcap and s <= sc[11]:
+            while wu + sc[7] + sc[8] + s > cap:
+                # WTinyLFU_evict: window tails move to main while it has room; one comparison ends the step
+                while True:
+                    if wt < 0:
+                        seg_evict(rec, osize, sc, 2, 7, 2)
+                        break
+                    c = wt
+                    cs = osize[c]
+                    if sc[7] + sc[8] + cs <= mcap:
+                        wh, wt = unlink(rec, wh, wt, c)
+                        wu -= cs
+                        seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap)
+                        _cbf_add(cbf, hsh[c], nhash)
+                        continue
+                    v = sc[3] if sc[3] >= 0 else sc[5]
+                    if _cbf_est(cbf, hsh[c], nhash) > _cbf_est(cbf, hsh[v], nhash):
+                        seg_evict(rec, osize, sc, 2, 7, 2)
+                        wh, wt = unlink(rec, wh, wt, c)
+                        wu -= cs
+                        seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap)
+                    else:
+                        wh, wt = unlink(rec, wh, wt, c)
+                        wu -= cs
+                        rec[c, 2] = 0
+                    _cbf_add(cbf, hsh[c], nhash)
+                    break
+            wh, wt = push_front(rec, wh, wt, x)
+            rec[x, 2] = 1
+            wu += s
+            osize[x] = s
+            hsh[x] = raw[i]
+            _cbf_add(cbf, raw[i], nhash)
+        if base + i >= warmup:
+            if hit:
+                nh += 1
+                nbh += bsz[i]
+            else:
+                nm += 1
+                nbm += bsz[i]
+        if want:
+            hitout[i] = hit
+    sc[0], sc[1], sc[6], sc[14] = wh, wt, wu, rc
+    cnt[0] += nh
+    cnt[1] += nm
+    cnt[2] += nbh
+    cnt[3] += nbm
+
+
+def wtinylfu_or_libcachesim(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+                            rec, osize, hsh, sk, dk):
+    """W-TinyLFU on one chunk: the sketch kernel, or libCacheSim's for its variant (``sc[24]``)."""
+    fn = wtinylfu_libcachesim_kernel if sc[24] != 0 else wtinylfu_kernel
+    fn(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk)
+
+
 @jit_inline
 def _has(dk, a, b):  # noqa: ANN001, ANN202
     return ((dk[a >> 6] >> np.uint64(a & 63)) & np.uint64(1)) != 0 and (
@@ -83,6 +230,27 @@ def _halve(sk, dk):  # noqa: ANN001, ANN202
         sk[k] >>= 1
     for k in range(dk.shape[0]):
         dk[k] = 0
+
+
+@jit
+def _resketch(rec, hsh, sk, dk, heads, entries, factor, sample_factor, door, s0, s1, s2, s3):  # noqa: ANN001, ANN202
+    """Rebuild the sketch empty for ``entries`` entries (the reference's ``_new_sketch``); returns (mask, sample, dk mask).
+
+    Rare (O(log capacity) times per run): resident keys' counter offsets are recomputed for the new width.
+    """
+    want = max(16, np.int64(np.ceil(entries * factor)))
+    width = 16
+    while width < want and width < _MAX_WIDTH:
+        width *= 2
+    mask = width - 1
+    sk[:] = 0
+    dk[:] = 0
+    for head in heads:
+        c = head
+        while c >= 0:
+            _slots(rec, c, hsh[c], width, mask, s0, s1, s2, s3)
+            c = rec[c, 1]
+    return mask, max(1, sample_factor * entries), (8 * width - 1 if door else -1)
 
 
 @jit_inline
@@ -164,6 +332,8 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
     wu, pu, qu = sc[6], sc[7], sc[8]
     wcap, mcap, qcap, mask, sample, adds, dkmask = sc[9], sc[10], sc[11], sc[12], sc[13], sc[14], sc[15]
     s0, s1, s2, s3, s4 = sc[16], sc[17], sc[18], sc[19], sc[20]
+    weighted, nres, sfac = sc[21], sc[22], sc[23]
+    factor = fp[0]
     width = mask + 1
     nh = nm = nbh = nbm = 0
     want = hitout.shape[0] > 0
@@ -217,11 +387,28 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
                         qh, qt = unlink(rec, qh, qt, x)
                         qu -= s
                     rec[x, 2] = 0
+                    nres -= 1
                 else:
                     while wu + pu + qu > cap:
                         wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
+                        nres -= 1
         elif s <= cap:
             h = raw[i]
+            # the reference's _follow_entries: a weighted cache's sketch follows the entries held
+            ent = min(nres + 1, cap)
+            grow = False
+            if weighted == 0:
+                if s != 1:
+                    weighted = 1
+                    grow = True
+            elif ent * factor > width and width < _MAX_WIDTH:
+                grow = True
+            if grow:
+                mask, sample, dkmask = _resketch(rec, hsh, sk, dk, (wh, ph, qh), ent, factor, sfac, dkmask >= 0,
+                                                 s0, s1, s2, s3)
+                width = mask + 1
+                adds = 0
+            nres += 1
             _slots(rec, x, h, width, mask, s0, s1, s2, s3)
             adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
             hsh[x] = h
@@ -240,6 +427,7 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
                     if _est(sk, dk, rec, c, hsh[c], dkmask, s4) > _est(sk, dk, rec, v, hsh[v], dkmask, s4):
                         while pu + qu + cs > mcap:
                             ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
+                            nres -= 1
                         admit = True
                 if admit:
                     ph, pt = push_front(rec, ph, pt, c)
@@ -247,9 +435,11 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
                     pu += cs
                 else:
                     rec[c, 2] = 0
+                    nres -= 1
             # a hit that grew a key can leave main above its share; never exceed the whole cache
             while wu + pu + qu > cap:
                 wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
+                nres -= 1
         if base + i >= warmup:
             if hit:
                 nh += 1
@@ -261,6 +451,7 @@ def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp
             hitout[i] = hit
     sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = wh, wt, ph, pt, qh, qt
     sc[6], sc[7], sc[8], sc[14] = wu, pu, qu, adds
+    sc[12], sc[13], sc[15], sc[21], sc[22] = mask, sample, dkmask, weighted, nres
     cnt[0] += nh
     cnt[1] += nm
     cnt[2] += nbh
@@ -275,6 +466,19 @@ def sketch_width(capacity: int, factor: float) -> int:
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool,
           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    if params["variant"] == "libcachesim":
+        from simcache.policies.wtinylfu import cbf_shape
+
+        lw = int(cap * float(params["window_ratio"]))
+        main = cap - lw
+        nhash, ncount = cbf_shape(main)
+        # the reference's five seeds are drawn all the same: keep the generator's state in step
+        rng.integers(0, 2**63, size=5, dtype=np.int64)
+        lsc = np.zeros(25, dtype=np.int64)
+        lsc[:6] = -1
+        lsc[9], lsc[10], lsc[11], lsc[12] = lw, main, int(1.0 / 5.0 * main), int(4.0 / 5.0 * main)
+        lsc[13], lsc[15], lsc[24] = nhash, 32 * main, 1
+        return lsc, np.zeros(1), [np.zeros(ncount, dtype=np.uint32), np.zeros(0, dtype=np.uint64)]
     wcap = max(1, int(cap * float(params["window_ratio"])))
     mcap = cap - wcap
     qcap = int(mcap * float(params["protected_ratio"]))
@@ -284,11 +488,11 @@ def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool,
     seeds = [int(s) for s in rng.integers(0, 2**63, size=5, dtype=np.int64)]
     door = bool(params["doorkeeper"])
     dkmask = 8 * width - 1 if door else -1
-    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, wcap, mcap, qcap, width - 1, sample, 0, dkmask, *seeds],
-                  dtype=np.int64)
+    sc = np.array([-1, -1, -1, -1, -1, -1, 0, 0, 0, wcap, mcap, qcap, width - 1, sample, 0, dkmask, *seeds,
+                   0, 0, int(params["sample_factor"]), 0], dtype=np.int64)
     sk = np.zeros(4 * width, dtype=np.uint8)
     dk = np.zeros(width // 8 if door else 0, dtype=np.uint64)  # 8 * width bits
-    return sc, np.zeros(0), [sk, dk]
+    return sc, np.array([float(params["sketch_width_factor"])]), [sk, dk]
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
@@ -299,9 +503,9 @@ def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
 
 
 WTINYLFU = KernelSpec(
-    "wtinylfu", wtinylfu_kernel,
+    "wtinylfu", wtinylfu_or_libcachesim,
     {"window_ratio": 0.01, "protected_ratio": 0.8, "sketch_width_factor": 4.0, "sample_factor": 10,
-     "doorkeeper": False},
+     "doorkeeper": False, "variant": "paper"},
     _init, _OBJ, check=_check, needs_raw=True, seeded=True,
 )
 SPECS = (WTINYLFU,)

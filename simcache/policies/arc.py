@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from simcache.policies.base import Key, Policy, register
+from simcache.policies.base import Key, Policy, check_variant, register
 
 
 @register
@@ -41,15 +41,29 @@ class ARC(Policy):
     describe more than ``2c`` units in total (B2, then B1, is trimmed after a
     request if needed; with unit sizes that never triggers).
 
+    ``variant="libcachesim"`` is libCacheSim's ``ARC.c``, the same with unit
+    sizes; with byte sizes: a ghost hit moves ``p`` by ``max(|B2| / |B1|, 1)``
+    (``max(|B1| / |B2|, 1)``), not scaled by the size; a miss in no list does
+    its case A/B only while the cache must evict, once per eviction (case A:
+    drop one B1 id and REPLACE if B1 is not empty, else evict T1's LRU key
+    without a ghost; case B: drop one B2 id when the directory holds at least
+    2c, then REPLACE); the ghosts are not trimmed otherwise, and a hit never
+    changes an object's size.
+
     Args:
         capacity: entries or bytes.
+        variant: ``paper`` or ``libcachesim`` (above).
         rng: unused.
     """
 
     name = "arc"
+    libcachesim_differs = ("bytes only: ghost hits move p by the list ratio (not times the size); "
+                           "case A/B run once per eviction; no ghost trimming")
 
-    def __init__(self, capacity: int, *, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, capacity: int, *, variant: str = "paper", rng: np.random.Generator | None = None) -> None:
         super().__init__(capacity, rng=rng)
+        self.variant = check_variant("arc", variant)
+        self._lcs = self.variant == "libcachesim"
         self.p: float = 0.0
         self.t1: OrderedDict[Key, int] = OrderedDict()
         self.t2: OrderedDict[Key, int] = OrderedDict()
@@ -90,7 +104,46 @@ class ARC(Policy):
         self.t2[key] = size
         self.t2_used += size
 
+    def _insert_libcachesim(self, key: Key, size: int) -> None:
+        c = self.capacity
+        if key in self.b1:
+            self.p = min(self.p + max(self.b2_used / self.b1_used, 1.0), c)
+            self.b1_used -= self.b1.pop(key)
+            while self.used + size > c:
+                self._drop(self._replace(False))
+            target = self.t2
+        elif key in self.b2:
+            self.p = max(self.p - max(self.b1_used / self.b2_used, 1.0), 0.0)
+            self.b2_used -= self.b2.pop(key)
+            while self.used + size > c:
+                self._drop(self._replace(True))
+            target = self.t2
+        else:
+            while self.used + size > c:  # _ARC_evict_miss_on_all_queues, once per eviction
+                if self.t1_used + self.b1_used + size > c:
+                    if self.b1_used > 0:
+                        self.b1_used -= self.b1.popitem(last=False)[1]
+                        self._drop(self._replace(False))
+                    else:
+                        victim, vsize = self.t1.popitem(last=False)
+                        self.t1_used -= vsize
+                        self._drop(victim)
+                else:
+                    if self.t1_used + self.b1_used + self.t2_used + self.b2_used >= 2 * c and self.b2_used > 0:
+                        self.b2_used -= self.b2.popitem(last=False)[1]
+                    self._drop(self._replace(False))
+            target = self.t1
+        self._store(key, size)
+        target[key] = size
+        if target is self.t1:
+            self.t1_used += size
+        else:
+            self.t2_used += size
+
     def _on_insert(self, key: Key, size: int, now: float, next_access: int, expire_at: float | None) -> None:
+        if self._lcs:
+            self._insert_libcachesim(key, size)
+            return
         c = self.capacity
         if key in self.b1:
             # B1 ghost hit: recency is paying off, grow T1's target
@@ -148,6 +201,8 @@ class ARC(Policy):
             self.t2_used -= self.t2.pop(key)
 
     def _resize(self, key: Key, old: int, new: int) -> None:
+        if self._lcs:
+            return  # libCacheSim keeps the size an object had when it was admitted
         if key in self.t1:
             self.t1[key] = new
             self.t1_used += new - old

@@ -56,6 +56,9 @@ class Policy:
     needs_future: ClassVar[bool] = False
     #: True when the policy reads ``now`` or ``expire_at`` (the Redis family).
     uses_time: ClassVar[bool] = False
+    #: what ``variant="libcachesim"`` changes (empty: libCacheSim 0.3.5 agrees, the variant is a no-op);
+    #: listed by ``simcache policies``
+    libcachesim_differs: ClassVar[str] = ""
 
     def __init__(self, capacity: int, *, rng: np.random.Generator | None = None) -> None:
         if int(capacity) != capacity or capacity < 1:
@@ -208,6 +211,21 @@ class Policy:
 
 _REGISTRY: dict[str, type[Policy]] = {}
 
+#: values of the ``variant`` parameter every registered policy accepts: ``paper`` (the published
+#: algorithm, the default) or ``libcachesim`` (libCacheSim 0.3.5's implementation, hit for hit)
+VARIANTS = ("paper", "libcachesim")
+
+
+def check_variant(name: str, variant: object) -> str:
+    """Validate a ``variant`` parameter value; returns it."""
+    if variant not in VARIANTS:
+        raise PolicyError(f"{name}: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    return str(variant)
+
+
+def _declares_variant(cls: type[Policy]) -> bool:
+    return "variant" in inspect.signature(cls.__init__).parameters
+
 
 def register(cls: type[Policy]) -> type[Policy]:
     """Class decorator: add a policy to the registry under ``cls.name``."""
@@ -236,13 +254,19 @@ def policy_class(name: str) -> type[Policy]:
 
 
 def policy_params(name: str) -> dict[str, Any]:
-    """The tunable parameters of a policy with their defaults."""
+    """The tunable parameters of a policy with their defaults.
+
+    Every policy has ``variant`` (see :data:`VARIANTS`); where libCacheSim agrees
+    with the paper the class does not declare it and the registry accepts it as a no-op.
+    """
     sig = inspect.signature(policy_class(name).__init__)
-    return {
+    out: dict[str, Any] = {
         p.name: p.default
         for p in sig.parameters.values()
         if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "rng"
     }
+    out.setdefault("variant", "paper")
+    return out
 
 
 def coerce_param(name: str, param: str, text: str) -> Any:
@@ -282,6 +306,9 @@ def make_policy(name: str, capacity: int, *, rng: np.random.Generator | None = N
     if unknown:
         listing = ", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none"
         raise PolicyError(f"policy {name!r} has no parameter {', '.join(map(repr, unknown))}; valid parameters: {listing}")
+    if "variant" in params and not _declares_variant(cls):
+        params = dict(params)
+        check_variant(name, params.pop("variant"))  # libCacheSim agrees here: nothing to select
     return cls(capacity, rng=rng, **params)
 
 

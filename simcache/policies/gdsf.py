@@ -6,7 +6,7 @@ import heapq
 
 import numpy as np
 
-from simcache.policies.base import Key, Policy, PolicyError, register
+from simcache.policies.base import Key, Policy, PolicyError, check_variant, register
 
 
 class GreedyDualBase(Policy):
@@ -84,7 +84,12 @@ class GreedyDualBase(Policy):
     def _forget(self, key: Key) -> None:
         del self._freq[key], self._prio[key], self._seq_of[key]
 
+    #: libCacheSim's variants keep the size an object had when it was admitted
+    keeps_admitted_size: bool = False
+
     def _resize(self, key: Key, old: int, new: int) -> None:
+        if self.keeps_admitted_size:
+            return
         if self.size_aware:
             # recompute the priority for the new size before the base class evicts
             self._push(key, new)
@@ -97,17 +102,51 @@ class GDSF(GreedyDualBase):
 
     See :class:`GreedyDualBase` for the exact rules.
 
+    ``variant="libcachesim"`` follows libCacheSim 0.3.5's ``GDSF.cpp``: ``H = L + F * (1e6 * C) / S``
+    (its constant 1e6 times ``cost``); the new object is inserted before evicting, so it may be
+    the victim itself; ties go to the key requested least recently (not the earliest inserted).
+
     Args:
         capacity: entries or bytes.
         cost: the retrieval cost C of every object (> 0).
+        variant: ``paper`` or ``libcachesim`` (above).
         rng: unused.
     """
 
     name = "gdsf"
     size_aware = True
+    libcachesim_differs = ("the new object is inserted before evicting (it may be the victim); "
+                           "ties go to the least recently requested key")
 
-    def __init__(self, capacity: int, *, cost: float = 1.0, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, capacity: int, *, cost: float = 1.0, variant: str = "paper",
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__(capacity, cost=cost, rng=rng)
+        self.variant = check_variant("gdsf", variant)
+        self.keeps_admitted_size = self.variant == "libcachesim"
+        if self.variant == "libcachesim":
+            # GDSF.cpp: H = L + F * 1.0e6 / S, ordered by (H, request number of the last access)
+            self.cost = self.cost * 1.0e6
+            self._requests = 0
 
     def _priority(self, freq: int, size: int) -> float:
         return freq * self.cost / max(size, 1)
+
+    def _on_hit(self, key: Key, now: float, next_access: int) -> None:
+        if self.variant == "libcachesim":
+            self._requests += 1
+            self._seq_of[key] = self._requests
+        super()._on_hit(key, now, next_access)
+
+    def _on_insert(self, key: Key, size: int, now: float, next_access: int, expire_at: float | None) -> None:
+        if self.variant != "libcachesim":
+            super()._on_insert(key, size, now, next_access, expire_at)
+            return
+        # libCacheSim 0.3.5 inserts first, then evicts the lowest until the cache fits: the newcomer
+        # can be its own victim (raising L to its priority)
+        self._requests += 1
+        self._store(key, size)
+        self._seq_of[key] = self._requests
+        self._freq[key] = 1
+        self._push(key, size)
+        while self.used > self.capacity:
+            self._drop(self._victim())

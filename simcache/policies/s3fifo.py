@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from simcache.policies.base import Key, Policy, PolicyError, register
+from simcache.policies.base import Key, Policy, PolicyError, check_variant, register
 
 
 @register
@@ -38,21 +38,30 @@ class S3FIFO(Policy):
       the head with ``freq - 1``, else it is evicted (a 2-bit CLOCK).
     * G is trimmed from its tail whenever it exceeds its size; an id larger
       than G is not remembered.
+    * Admission (``refuse_large``, default True, as the paper's code, the
+      ``S3FIFO.c`` of libCacheSim that its artifact runs): an object larger
+      than S is not admitted (``S3FIFO_can_insert``; a ghost entry it had is
+      consumed all the same); a miss not found in G whose size equals S's is
+      refused after eviction has made room for it (``S3FIFO_insert``).  With
+      unit sizes this means a cache below ``1 / small_ratio`` entries
+      admits nothing.  ``refuse_large=False`` admits every object that fits.
 
-    Differences from libCacheSim's current ``S3FIFO.c``, which follows the
-    paper less closely: it refuses objects at least as large as S, and before
-    its first eviction it sends new keys to M once S is full.  Here every
-    object that fits in the cache is admitted to S (or M on a ghost hit).
+    ``variant="libcachesim"`` adds what libCacheSim 0.3.5's ``S3FIFO.c``
+    does beyond that: until the first eviction, a new key that is not a ghost
+    hit goes to M once S is full (its ``S3FIFOv0`` is the version above).
 
     Args:
         capacity: entries or bytes.
         small_ratio: fraction of capacity for S, in [0, 1).
         ghost_ratio: ghost size as a fraction of capacity (0.9: as much as M holds).
         move_to_main_threshold: minimum hits while in S for promotion to M (>= 1).
+        refuse_large: refuse objects as large as S (the paper's code); False admits them.
+        variant: ``paper`` or ``libcachesim`` (see above).
         rng: unused.
     """
 
     name = "s3fifo"
+    libcachesim_differs = "until the first eviction, new keys go to the main queue once the small queue is full"
 
     def __init__(
         self,
@@ -61,6 +70,8 @@ class S3FIFO(Policy):
         small_ratio: float = 0.1,
         ghost_ratio: float = 0.9,
         move_to_main_threshold: int = 2,
+        refuse_large: bool = True,
+        variant: str = "paper",
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__(capacity, rng=rng)
@@ -74,6 +85,10 @@ class S3FIFO(Policy):
         self.main_capacity = self.capacity - self.small_capacity
         self.ghost_capacity = int(self.capacity * ghost_ratio)
         self.move_to_main_threshold = int(move_to_main_threshold)
+        self.refuse_large = bool(refuse_large)
+        self.variant = check_variant("s3fifo", variant)
+        #: libCacheSim's variant sends new keys to M while nothing was ever evicted and S is full
+        self._before_first_eviction = self.variant == "libcachesim"
         # each queue maps key -> size, oldest (tail) first
         self._small: OrderedDict[Key, int] = OrderedDict()
         self._main: OrderedDict[Key, int] = OrderedDict()
@@ -92,10 +107,20 @@ class S3FIFO(Policy):
         ghost_size = self._ghost.pop(key, None)
         if ghost_size is not None:
             self._ghost_used -= ghost_size
+        if self.refuse_large and size > self.small_capacity:
+            return  # S3FIFO_can_insert: no eviction, the ghost entry is gone all the same
         self._evict_until_fits(size)
+        if ghost_size is not None:
+            self._store(key, size)
+            self._freq[key] = 0
+            self._main[key] = size
+            self._main_used += size
+            return
+        if self.refuse_large and size >= self.small_capacity:
+            return  # S3FIFO_insert refuses it after the evictions
         self._store(key, size)
         self._freq[key] = 0
-        if ghost_size is not None:
+        if self._before_first_eviction and self._small_used >= self.small_capacity:
             self._main[key] = size
             self._main_used += size
         else:
@@ -103,6 +128,7 @@ class S3FIFO(Policy):
             self._small_used += size
 
     def _victim(self) -> Key:
+        self._before_first_eviction = False
         if self._main_used <= self.main_capacity and self._small:
             key = self._evict_small()
             if key is not None:
@@ -148,6 +174,8 @@ class S3FIFO(Policy):
             self._main_used -= self._main.pop(key)
 
     def _resize(self, key: Key, old: int, new: int) -> None:
+        if self.variant == "libcachesim":
+            return  # libCacheSim keeps the size an object had when it was admitted
         # keep the per-queue occupancy in step before the base class evicts
         if key in self._small:
             self._small[key] = new

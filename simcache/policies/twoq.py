@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from simcache.policies.base import Key, Policy, PolicyError, register
+from simcache.policies.base import Key, Policy, PolicyError, check_variant, register
 
 
 @register
@@ -33,15 +33,25 @@ class TwoQ(Policy):
         capacity: entries or bytes.
         kin: A1in target as a share of capacity; default 0.25.
         kout: A1out bound as a share of capacity; default 0.5.
+        variant: ``paper``, or ``libcachesim`` for libCacheSim's ``TwoQ.c``, the same with unit sizes;
+            with byte sizes an object larger than Kin is not admitted (its A1out id is consumed), an
+            id larger than Kout is not remembered, Am is an LRU of its own of ``capacity - Kin`` units
+            (a key entering it evicts Am's LRU keys until it fits there), and a hit never changes an
+            object's size.
         rng: unused.
     """
 
     name = "2q"
+    libcachesim_differs = ("bytes only: objects larger than Kin refused, ids larger than Kout not remembered, "
+                           "Am bounded by capacity - Kin")
 
     def __init__(
-        self, capacity: int, *, kin: float = 0.25, kout: float = 0.5, rng: np.random.Generator | None = None
+        self, capacity: int, *, kin: float = 0.25, kout: float = 0.5, variant: str = "paper",
+        rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__(capacity, rng=rng)
+        self.variant = check_variant("2q", variant)
+        self._lcs = self.variant == "libcachesim"
         if not 0.0 <= kin <= 1.0:
             raise PolicyError(f"2q: kin must be in [0, 1], got {kin!r}")
         if kout < 0.0:
@@ -65,8 +75,17 @@ class TwoQ(Policy):
         ghost = self.a1out.pop(key, None)
         if ghost is not None:
             self.a1out_used -= ghost
+        if self._lcs and size > self.kin_units:
+            return  # TwoQ_can_insert, after TwoQ_find consumed the ghost
         while self.used + size > self.capacity:
             self._drop(self._victim())
+        if ghost is not None and self._lcs:
+            # Am->get: Am is an LRU cache of capacity - Kin units
+            am_cap = self.capacity - self.kin_units
+            if size > am_cap:
+                return
+            while self.am and self.used - self.a1in_used + size > am_cap:
+                self._drop(self.am.popitem(last=False)[0])
         self._store(key, size)
         if ghost is not None:
             self.am[key] = size
@@ -78,6 +97,8 @@ class TwoQ(Policy):
         if self.a1in and (self.a1in_used > self.kin_units or not self.am):
             key, size = self.a1in.popitem(last=False)
             self.a1in_used -= size
+            if self._lcs and size > self.kout_units:
+                return key  # Aout's FIFO cannot hold it
             self.a1out[key] = size
             self.a1out_used += size
             while self.a1out_used > self.kout_units:
@@ -92,6 +113,8 @@ class TwoQ(Policy):
             self.a1in_used -= self.a1in.pop(key)
 
     def _resize(self, key: Key, old: int, new: int) -> None:
+        if self._lcs:
+            return  # libCacheSim keeps the size an object had when it was admitted
         if key in self.am:
             self.am[key] = new
         else:

@@ -14,17 +14,22 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 # non-default parameters: each kernel must follow the reference's knobs too
 PARAMS = {
     "clock": [{"bits": 2}],
-    "slru": [{"protected_ratio": 0.5}],
-    "2q": [{"kin": 0.5, "kout": 1.0}],
-    "s3fifo": [{"small_ratio": 0.25, "ghost_ratio": 0.5, "move_to_main_threshold": 1}],
-    "lirs": [{"hir_ratio": 0.2, "nonresident_factor": 0.5}],
+    "slru": [{"protected_ratio": 0.5}, {"variant": "libcachesim"}],
+    "2q": [{"kin": 0.5, "kout": 1.0}, {"variant": "libcachesim"}, {"variant": "libcachesim", "kin": 0.6, "kout": 0.1}],
+    "arc": [{"variant": "libcachesim"}],
+    "s3fifo": [{"small_ratio": 0.25, "ghost_ratio": 0.5, "move_to_main_threshold": 1},
+               {"refuse_large": False}, {"variant": "libcachesim"},
+               {"variant": "libcachesim", "small_ratio": 0.3, "refuse_large": False}],
+    "lirs": [{"hir_ratio": 0.2, "nonresident_factor": 0.5}, {"variant": "libcachesim"},
+             {"variant": "libcachesim", "hir_ratio": 0.3}],
     # a small sample_factor makes the sketch halve within a trace; a narrow sketch makes keys collide
     "wtinylfu": [{"doorkeeper": True, "sample_factor": 1},
                  {"window_ratio": 0.3, "protected_ratio": 0.5, "sketch_width_factor": 0.5, "sample_factor": 2},
-                 {"window_ratio": 0.0, "protected_ratio": 1.0, "doorkeeper": True, "sample_factor": 3}],
-    "gdsf": [{"cost": 3.7}],
+                 {"window_ratio": 0.0, "protected_ratio": 1.0, "doorkeeper": True, "sample_factor": 3},
+                 {"variant": "libcachesim", "window_ratio": 0.3}, {"variant": "libcachesim", "window_ratio": 0.1}],
+    "gdsf": [{"cost": 3.7}, {"variant": "libcachesim"}, {"variant": "libcachesim", "cost": 0.01}],
     "belady": [{"bypass": True}],
-    "lfuda": [{"cost": 0.3}],
+    "lfuda": [{"cost": 0.3}, {"variant": "libcachesim"}],
 }
 
 

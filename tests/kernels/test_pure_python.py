@@ -26,8 +26,12 @@ for policy in kernel_names():
         if not (fast == reference_hits(policy, ids, sizes, cap)).all():
             bad.append((policy, trial))
 # non-default parameters of the kernels with knobs the loop above leaves at their defaults
+lcs = {"variant": "libcachesim"}
 for policy, params in (("wtinylfu", {"doorkeeper": True, "sample_factor": 1, "window_ratio": 0.2}),
-                       ("gdsf", {"cost": 2.5}), ("lfuda", {"cost": 0.5})):
+                       ("gdsf", {"cost": 2.5}), ("lfuda", {"cost": 0.5}),
+                       # libCacheSim's variants: their own loops (W-TinyLFU's XXH64 runs on Python ints here)
+                       ("wtinylfu", {**lcs, "window_ratio": 0.3}), ("lirs", lcs), ("slru", lcs), ("lfuda", lcs),
+                       ("gdsf", lcs), ("arc", lcs), ("2q", lcs), ("s3fifo", lcs)):
     for trial in range(4):
         n, u = 250, int(rng.integers(4, 40))
         ids = rng.zipf(1.3, n) % u

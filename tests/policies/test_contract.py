@@ -91,7 +91,8 @@ def test_hits_plus_misses_equal_requests_through_store(name: str) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 def test_remove_forgets_the_key(name: str) -> None:
-    policy = make_policy(name, 10, rng=np.random.default_rng(0))
+    # 100 entries: S3-FIFO's small queue (10) admits unit objects (the paper's code refuses any as large as it)
+    policy = make_policy(name, 100, rng=np.random.default_rng(0))
     for k in range(8):
         policy.access(k, 1, now=float(k), next_access=-1, expire_at=1000.0)
     resident = [k for k in range(8) if k in policy]
@@ -111,7 +112,7 @@ def test_remove_forgets_the_key(name: str) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 def test_size_change_on_hit_updates_occupancy(name: str) -> None:
-    policy = make_policy(name, 20, rng=np.random.default_rng(0))
+    policy = make_policy(name, 40, rng=np.random.default_rng(0))
     for k in range(4):
         policy.access(k, 2, now=float(k), expire_at=500.0)
     resident = [k for k in range(4) if k in policy]
@@ -122,7 +123,7 @@ def test_size_change_on_hit_updates_occupancy(name: str) -> None:
     assert policy.used == used + 3
     assert policy.sizes[k] == 5
     # growing past the capacity forces evictions until everything fits again
-    policy.lookup(k, 19, now=11.0)
+    policy.lookup(k, 39, now=11.0)
     assert policy.used <= policy.capacity
     assert policy.used == sum(policy.sizes.values())
 

@@ -121,3 +121,34 @@ def test_beats_lru_on_a_loop_plus_zipf_mix() -> None:
     lirs_hits, _ = replay(make_policy("lirs", 100), trace)
     lru_hits, _ = replay(make_policy("lru", 100), trace)
     assert sum(lirs_hits) > 1.3 * sum(lru_hits)
+
+
+def test_a_lir_key_that_grows_demotes_the_overflow_at_once() -> None:
+    # bytes: capacity 100, HIR reserve 10, LIR limit 90. a and b (40 each) are LIR, c (15) resident HIR
+    p = make_policy("lirs", 100, hir_ratio=0.1)
+    evicted: list = []
+    p.on_evict = lambda k, s: evicted.append(k)
+    for k, s in (("a", 40), ("b", 40), ("c", 15)):
+        p.access(k, s)
+    assert (p.lir_used, list(p.queue)) == (80, ["c"])
+    # a grows to 60: LIR would hold 100 > 90, so the bottom LIR key b is demoted to Q's end at once;
+    # then the cache (115 bytes) evicts Q's front c
+    assert p.access("a", 60)
+    assert p.lir_used == 60 <= p.lir_limit
+    assert list(p.queue) == ["b"] and evicted == ["c"]
+    assert p.used == 100
+
+
+def test_lir_share_stays_within_its_limit_under_size_changes() -> None:
+    from simcache.kernels import hit_sequence
+
+    rng = np.random.default_rng(7)
+    ids = np.concatenate([rng.zipf(1.3, 3000) % 50, np.arange(1000, 1400)])  # hot set, then a scan
+    sizes = rng.integers(1, 30, ids.shape[0])  # every request may change its object's size
+    p = make_policy("lirs", 200, hir_ratio=0.1)
+    ref = []
+    for k, s in zip(ids, sizes, strict=True):
+        ref.append(p.access(int(k), int(s)))
+        assert p.lir_used <= p.lir_limit
+    fast = hit_sequence("lirs", ids, sizes, 200, bytes_mode=True, params={"hir_ratio": 0.1})
+    assert fast.tolist() == ref

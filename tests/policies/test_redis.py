@@ -109,7 +109,7 @@ def test_noeviction_refuses_writes_when_full_and_counts_them():
         assert cache.set(k, k)
     assert not cache.set("d", "d") and not cache.set("e", "e")
     assert cache.stats.refused == 2 and cache.stats.evictions == 0
-    assert all(cache.get(k) is not None for k in "abc")
+    assert all(cache.get_entry(k) is not None for k in "abc")
     cache.delete("a")
     assert cache.set("d", "d")
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from simcache.policies import PolicyError, make_policy
-from simcache.policies.s3fifo import S3FIFO
 
 
 def run(policy, keys):
@@ -20,7 +19,7 @@ WARM = ["a", "a", "a", "b", "b"] + [f"c{i}" for i in range(1, 9)]  # fills S: a 
 
 
 def test_one_hit_wonders_are_demoted_quickly_and_ghost_readmits_to_main():
-    p = make_policy("s3fifo", 10)
+    p = make_policy("s3fifo", 10, refuse_large=False)
     assert (p.small_capacity, p.main_capacity, p.ghost_capacity) == (1, 9, 9)
     hits, ev = run(p, WARM + ["x1", "x2", "b", "a", "b", "x3"])
     assert hits == [False, True, True, False, True] + [False] * 8 + [False, False, False, True, True, False]
@@ -32,14 +31,14 @@ def test_one_hit_wonders_are_demoted_quickly_and_ghost_readmits_to_main():
 
 
 def test_threshold_one_promotes_after_a_single_hit():
-    p = make_policy("s3fifo", 10, move_to_main_threshold=1)
+    p = make_policy("s3fifo", 10, move_to_main_threshold=1, refuse_large=False)
     _, ev = run(p, WARM + ["x1"])
     assert ev == ["c1"]
     assert list(p._main) == ["a", "b"]
 
 
 def test_ghost_is_a_bounded_fifo():
-    p = make_policy("s3fifo", 10)
+    p = make_policy("s3fifo", 10, refuse_large=False)
     run(p, [f"k{i}" for i in range(21)])  # k0..k10 evicted in order; ghost keeps the last 9 ids
     assert list(p._ghost) == [f"k{i}" for i in range(2, 11)]
     run(p, ["k1", "k3"])  # k1 was forgotten: it enters S (evicting k11 to the ghost, which drops k2)
@@ -58,7 +57,7 @@ def test_main_is_a_two_bit_clock():
 
 
 def test_frequency_is_capped_at_three():
-    p = make_policy("s3fifo", 10)
+    p = make_policy("s3fifo", 10, refuse_large=False)
     run(p, ["m"] * 6)
     assert p._freq["m"] == 3
 
@@ -70,48 +69,61 @@ def test_bad_parameters_raise():
         make_policy("s3fifo", 10, move_to_main_threshold=0)
 
 
-class LibCacheSimS3FIFO(S3FIFO):
-    """S3FIFO plus the three libCacheSim quirks, to show everything else agrees bit for bit.
+def test_objects_as_large_as_the_small_queue_are_refused_as_in_the_papers_code():
+    # capacity 100 bytes: S holds 10. The paper's code (S3FIFO_can_insert, S3FIFO_insert) refuses
+    # an object larger than S outright, and one exactly as large after evicting for it.
+    p = make_policy("s3fifo", 100)
+    evicted: list = []
+    p.on_evict = lambda k, s: evicted.append(k)
+    for k in range(10):
+        assert not p.access(k, 9)  # 90 bytes: S overflows into M only by eviction
+    assert not p.access("big", 11) and "big" not in p and evicted == []
+    assert not p.access("edge", 10)  # 90 + 10 fits: nothing evicted, and still not admitted
+    assert "edge" not in p and evicted == []
+    p2 = make_policy("s3fifo", 100)
+    for k in range(11):
+        p2.access(k, 9)  # 99 bytes: the next object needs room
+    assert not p2.access("edge", 10)
+    assert "edge" not in p2 and len(p2) == 10  # one eviction made room, then the object was refused
+    # the switch admits both
+    q = make_policy("s3fifo", 100, refuse_large=False)
+    assert not q.access("big", 11) and "big" in q
 
-    libCacheSim's ``S3FIFO.c``: (1) until the first eviction, a new key goes to
-    M once S is full; (2) a non-ghost object at least as large as S is not
-    stored (after eviction has run for it); (3) an object larger than S is not
-    admitted at all, even on a ghost hit (its ghost entry is still consumed).
-    """
 
-    name = ""
+def test_unit_sizes_below_ten_entries_admit_nothing_by_default():
+    # S = int(9 * 0.1) = 0 entries: every new key is at least as large as S
+    p = make_policy("s3fifo", 9)
+    assert [p.access(k) for k in "aab"] == [False, False, False] and len(p) == 0
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__(capacity)
-        self.has_evicted = False
 
-    def _victim(self):
-        self.has_evicted = True
-        return super()._victim()
+def test_libcachesim_variant_fills_main_before_the_first_eviction():
+    # capacity 20 entries: S = 2. Keys 3..20 arrive while S is full and nothing was evicted: they go to M
+    p = make_policy("s3fifo", 20, variant="libcachesim")
+    for k in range(20):
+        p.access(k)
+    assert list(p._small) == [0, 1] and list(p._main) == list(range(2, 20))
+    p.access(20)  # M is not over its share (18): S's tail 0 is evicted; from now on new keys enter S
+    assert list(p._small) == [1, 20]
+    paper = make_policy("s3fifo", 20)
+    for k in range(20):
+        paper.access(k)
+    assert list(paper._small) == list(range(20)) and not paper._main
 
-    def _on_insert(self, key, size, now, next_access, expire_at):
-        in_ghost = key in self._ghost
-        if size > self.small_capacity:
-            if in_ghost:
-                self._ghost_used -= self._ghost.pop(key)
-            return
-        if in_ghost:
-            return super()._on_insert(key, size, now, next_access, expire_at)
-        self._evict_until_fits(size)
-        if size >= self.small_capacity:
-            return
-        self._store(key, size)
-        self._freq[key] = 0
-        if self.has_evicted or self._small_used < self.small_capacity:
-            self._small[key] = size
-            self._small_used += size
-        else:
-            self._main[key] = size
-            self._main_used += size
+
+def test_bad_variant_raises():
+    with pytest.raises(PolicyError, match="variant"):
+        make_policy("s3fifo", 10, variant="cachelib")
+    with pytest.raises(PolicyError, match="variant"):
+        make_policy("lru", 10, variant="cachelib")
+
+
+def _lcs_hits(lcs, cls, cap, ids, sizes):
+    ref = cls(cap)
+    return [bool(ref.get(lcs.Request(obj_size=int(s), obj_id=int(k)))) for k, s in zip(ids, sizes, strict=True)]
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_matches_libcachesim_apart_from_its_documented_quirks(seed):
+def test_libcachesim_variant_matches_libcachesim_hit_for_hit(seed):
     lcs = pytest.importorskip("libcachesim")
     rng = np.random.default_rng(seed)
     n, nkeys = 2000, int(rng.integers(20, 400))
@@ -119,8 +131,11 @@ def test_matches_libcachesim_apart_from_its_documented_quirks(seed):
     var = seed % 3 == 0
     sizes = rng.integers(1, 20, nkeys + 2)[ids] if var else np.ones(n, dtype=int)
     cap = int(rng.integers(10, 200)) * (10 if var else 1)
-    ref = lcs.S3FIFO(cap)
-    theirs = [bool(ref.get(lcs.Request(obj_size=int(s), obj_id=int(k)))) for k, s in zip(ids, sizes, strict=True)]
-    p = LibCacheSimS3FIFO(cap)
+    theirs = _lcs_hits(lcs, lcs.S3FIFO, cap, ids, sizes)
+    p = make_policy("s3fifo", cap, variant="libcachesim")
     ours = [p.access(int(k), int(s)) for k, s in zip(ids, sizes, strict=True)]
     assert ours == theirs
+    from simcache.kernels import hit_sequence
+
+    fast = hit_sequence("s3fifo", ids, sizes if var else None, cap, bytes_mode=var, params={"variant": "libcachesim"})
+    assert fast.tolist() == theirs

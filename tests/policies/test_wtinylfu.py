@@ -146,3 +146,41 @@ def test_irm_zipf_hit_ratio_between_lru_and_the_static_optimum():
     assert ratios["wtinylfu"] < ideal + 0.01
     assert ratios["wtinylfu"] > ideal - 0.06
     assert ratios["wtinylfu"] > ratios["lru"] + 0.05
+
+
+def test_bytes_mode_sketch_is_sized_and_aged_by_entries():
+    # 100 kB of 1 kB objects: the cache holds 100 entries, so the sketch follows 100 entries, not 100,000 bytes
+    p = make_policy("wtinylfu", 100_000, rng=np.random.default_rng(3))
+    assert p.sketch.width == 1 << 19  # unit sizes so far: sized for the capacity
+    for k in range(3000):
+        p.access(k, 1000)
+    assert p.weighted and len(p) == 100
+    assert p.sketch.width == 512  # next power of two >= 4 x 100 entries
+    # rebuilt when the 65th entry arrived (65 x 4 > 256): Caffeine's sample size is fixed at each growth
+    assert p.sketch.sample_size == 10 * 65
+    # 3000 increments against a sample size of 1000: the sketch has halved (additions fell back)
+    assert p.sketch.additions < p.sketch.sample_size
+
+
+def test_bytes_mode_sketch_grows_with_the_entries_held():
+    p = make_policy("wtinylfu", 10_000, rng=np.random.default_rng(3))
+    p.access("first", 2)  # first weighted object: rebuilt for one entry (width 16)
+    assert p.sketch.width == 16 and p.sketch.sample_size == 10
+    for k in range(4):
+        p.access(k, 2)
+    assert p.sketch.width == 32 and p.sketch.sample_size == 50  # 5 entries x 4 = 20 > 16: rebuilt at 5
+
+
+@pytest.mark.parametrize("doorkeeper", [False, True])
+def test_bytes_mode_kernel_follows_the_entries_too(doorkeeper):
+    from simcache.kernels import hit_sequence
+
+    rng = np.random.default_rng(11)
+    ids = rng.zipf(1.1, 20_000) % 3000
+    sizes = (ids % 17 + 1) * 100
+    cap = 40_000
+    params = {"doorkeeper": doorkeeper, "sample_factor": 2}
+    p = make_policy("wtinylfu", cap, rng=np.random.default_rng(5), **params)
+    ref = [p.access(int(k), int(s)) for k, s in zip(ids, sizes, strict=True)]
+    fast = hit_sequence("wtinylfu", ids, sizes, cap, bytes_mode=True, params=params, rng=np.random.default_rng(5))
+    assert fast.tolist() == ref

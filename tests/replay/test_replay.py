@@ -186,6 +186,7 @@ def test_engine_reference_rows_say_so_and_auto_dispatch(monkeypatch: pytest.Monk
     fake = types.ModuleType("simcache.kernels")
     fake.supports = lambda policy, params, bytes_mode: policy == "lru"  # type: ignore[attr-defined]
     fake.replay_fast = replay_fast  # type: ignore[attr-defined]
+    fake.COMPILED = True  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "simcache.kernels", fake)
     monkeypatch.setattr(simcache, "kernels", fake, raising=False)
     res = replay(chunks_of(TRACE), ["lru", "fifo"], [3], engine="auto", warmup=0.2)
