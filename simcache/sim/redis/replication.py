@@ -7,13 +7,17 @@ Redis a master or a replica.  What it follows:
   ``replication.c`` ``replicationFeedSlaves``): a command that changed the
   dataset (``server.dirty`` grew) is propagated with its arguments, relative
   expiries rewritten as absolute ones (``SET ... PXAT``, ``PEXPIREAT``) as
-  7.0 does; the write commands a transaction or a script ran are propagated
-  one by one (effects replication) and wrapped in MULTI/EXEC when there is
-  more than one; keys deleted by expiry or eviction propagate as ``DEL``.
-  The stream is fed only when there is a backlog or a replica; it starts with
-  ``SELECT 0`` after a full sync, and carries a ``PING`` every
-  ``repl-ping-replica-period`` seconds (``replicationCron``).  Offsets count
-  bytes of the RESP encoding (``*N\\r\\n$len\\r\\narg\\r\\n...``).
+  7.0 does (see :meth:`ReplicationCommands.rewrite_for_propagation`); the
+  write commands a transaction or a script ran are propagated one by one
+  (effects replication) and wrapped in MULTI/EXEC when there is more than
+  one; keys deleted by expiry or eviction propagate as ``DEL``.  The stream
+  is fed only when there is a backlog or a replica; after a full sync or a
+  promotion its first command that touches keys is preceded by ``SELECT 0``
+  (``PING`` and ``REPLCONF GETACK`` are fed with ``server.slaveseldb`` and
+  never are), and it carries a ``PING`` every ``repl-ping-replica-period``
+  seconds (``replicationCron``).  Offsets count bytes of the RESP encoding
+  (``*N\\r\\n$len\\r\\narg\\r\\n...``).  Each command's offset growth is checked
+  against a real 7.0.15 master in ``tests/sim/redis/test_replication_differential.py``.
 * **The backlog** (``feedReplicationBacklog``): the last ``repl-backlog-size``
   bytes of the stream, created with a fresh replication ID when the first
   replica attaches (``syncCommand``); ``repl_backlog_first_byte_offset`` and
@@ -44,13 +48,14 @@ Redis a master or a replica.  What it follows:
   it, as on a real network.
 * **WAIT** (``waitCommand``), ``min-replicas-to-write`` /
   ``min-replicas-max-lag`` (``refreshGoodSlavesCount``, refreshed by the cron
-  each second and when a replica comes online; lag in whole seconds of
-  ``server.unixtime``), ``replica-read-only``, ``replica-serve-stale-data``
-  and ``LOADING`` (``processCommand``'s checks, with Redis's texts),
-  REPLICAOF / SLAVEOF (``replicationSetMaster`` caches the old master's
-  replication ID and offset to try a partial resync; ``replicationUnsetMaster``
-  moves ``replid`` to ``replid2`` with ``shiftReplicationId`` so the other
-  replicas can continue from the promoted one), ROLE, INFO replication.
+  each second, when a replica comes online and when one is freed as
+  ``freeClient`` does; lag in whole seconds of ``server.unixtime``),
+  ``replica-read-only``, ``replica-serve-stale-data`` and ``LOADING``
+  (``processCommand``'s checks, with Redis's texts), REPLICAOF / SLAVEOF
+  (``replicationSetMaster`` caches the old master's replication ID and offset
+  to try a partial resync; ``replicationUnsetMaster`` moves ``replid`` to
+  ``replid2`` with ``shiftReplicationId`` so the other replicas can continue
+  from the promoted one), ROLE, INFO replication.
 * **Replicas** do not expire keys themselves: a logically expired key reads
   as missing but stays until the master's ``DEL`` (``expireIfNeeded``);
   they ignore ``maxmemory`` (``replica-ignore-maxmemory yes``).
@@ -588,25 +593,42 @@ class ReplicationCommands(RedisCore):
                     break
 
     def rewrite_for_propagation(self, name: str, argv: tuple[Any, ...], reply: Any) -> tuple[Any, ...]:
-        """The command as 7.0 propagates it: relative expiries made absolute, SPOP as SREM, INCRBYFLOAT as SET."""
-        if name in ("SET", "SETEX", "PSETEX", "GETEX", "EXPIRE", "PEXPIRE", "EXPIREAT", "INCRBYFLOAT", "SPOP"):
+        """The command as 7.0 propagates it (the ``rewriteClientCommand*`` calls of the commands).
+
+        * SET with EX/PX/EXAT/PXAT, SETEX, PSETEX: ``SET key value PXAT <ms>`` (NX/XX/GET dropped); SET ... GET
+          without an expiry: the GET arguments dropped (``t_string.c`` ``setGenericCommand``); GETSET: SET
+          (``getsetCommand``).
+        * EXPIRE, PEXPIRE, EXPIREAT: ``PEXPIREAT key <ms>`` followed by their NX/XX/GT/LT option; PEXPIREAT as
+          sent; a time already past deletes the key and propagates ``DEL key`` (``expire.c``
+          ``expireGenericCommand``, ``lazyfree-lazy-expire no``).
+        * GETEX: PEXPIREAT, PERSIST or DEL (``getexCommand``); INCRBYFLOAT: ``SET key value KEEPTTL``
+          (``incrbyfloatCommand``); SPOP: SREM of the members popped (``spopWithCountCommand``).
+        """
+        if name in ("SET", "SETEX", "PSETEX", "GETSET", "GETEX", "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT",
+                    "INCRBYFLOAT", "SPOP"):
             key = argv[1]
             obj = self.data.get(key)
             when = self.expires.get(key)
-            if name in ("SET", "SETEX", "PSETEX"):
-                value = argv[3] if name != "SET" else argv[2]
-                if when is not None and (name != "SET" or any(upper_name(a) in ("EX", "PX", "EXAT")
-                                                              for a in argv[3:] if isinstance(a, bytes))):
-                    return (b"SET", key, value, b"PXAT", str(when).encode())
-                if name == "SET":
-                    return argv
-                return (b"SET", key, value)
-            if name in ("EXPIRE", "PEXPIRE", "EXPIREAT", "GETEX"):
+            if name in ("SETEX", "PSETEX"):
+                return (b"SET", key, argv[3], b"PXAT", str(when).encode())
+            if name == "GETSET":
+                return (b"SET", key, argv[2])
+            if name == "SET":
+                opts = [upper_name(a) for a in argv[3:]]
+                if any(o in ("EX", "PX", "EXAT", "PXAT") for o in opts) and when is not None:
+                    return (b"SET", key, argv[2], b"PXAT", str(when).encode())
+                if "GET" in opts:
+                    return (*argv[:3], *(a for a, o in zip(argv[3:], opts, strict=True) if o != "GET"))
+                return argv
+            if name in ("EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "GETEX"):
                 if obj is None:
                     return (b"DEL", key)
-                if when is None:
+                if name == "GETEX" and when is None:
                     return (b"PERSIST", key)
-                return (b"PEXPIREAT", key, str(when).encode())
+                if name == "PEXPIREAT":
+                    return argv
+                rest = argv[3:] if name != "GETEX" else ()
+                return (b"PEXPIREAT", key, str(when).encode(), *rest)
             if name == "INCRBYFLOAT" and obj is not None:
                 return (b"SET", key, obj.value, b"KEEPTTL")
             if name == "SPOP":
@@ -626,13 +648,18 @@ class ReplicationCommands(RedisCore):
             ops = [(b"MULTI",), *ops, (b"EXEC",)]
         self.feed_slaves(ops)
 
-    def feed_slaves(self, ops: list[tuple[Any, ...]]) -> None:
-        """``replicationFeedSlaves``: the unit goes into the backlog and to every replica, with its offset."""
+    def feed_slaves(self, ops: list[tuple[Any, ...]], keyspace: bool = True) -> None:
+        """``replicationFeedSlaves``: the unit goes into the backlog and to every replica, with its offset.
+
+        A unit that touches keys is preceded by ``SELECT 0`` when the stream's selected database is not 0
+        yet; ``keyspace=False`` (PING, ``REPLCONF GETACK``) is fed with ``dictid = server.slaveseldb`` as
+        ``replicationCron`` and ``sendGetackToReplicas`` (``server.c``) do, so it never emits a SELECT.
+        """
         if self.masterhost is not None:
             return  # a replica proxies its master's stream instead
         if self.backlog is None and not self.slaves:
             return
-        if self.slaveseldb != 0:
+        if keyspace and self.slaveseldb != 0:
             ops = [_SELECT0, *ops]
             self.slaveseldb = 0
         n = sum(resp_len(o) for o in ops)
@@ -809,6 +836,7 @@ class ReplicationCommands(RedisCore):
         slave.pipe.close()
         if not self.slaves:
             self.repl_no_slaves_since = self.env.now
+        self.refresh_good_slaves()  # freeClient (networking.c) refreshes the good-replica count at once
         if notify and self.host_up:
             conn = slave.conn
             notify_close(self.world, self.node, slave.node, conn.replica.link_closed, conn)
@@ -948,7 +976,7 @@ class ReplicationCommands(RedisCore):
     def _send_getack(self) -> None:
         self._get_ack = False
         if self.up and self.masterhost is None:
-            self.feed_slaves([_GETACK])
+            self.feed_slaves([_GETACK], keyspace=False)
 
     def _wait_timeout(self, waiter: tuple[Deferred, int, int], epoch: int) -> None:
         if epoch != self.epoch or waiter not in self._waiters:
@@ -1270,7 +1298,7 @@ class ReplicationCommands(RedisCore):
             if self.repl_state == REPL_CONNECTED:
                 self.send_ack()
         if self._cron_loops % self.repl_ping_replica_period == 0 and self.slaves:
-            self.feed_slaves([(b"PING",)])
+            self.feed_slaves([(b"PING",)], keyspace=False)
         unixtime = self.unixtime()
         for s in list(self.slaves):
             if s.state == ONLINE and unixtime - s.ack_time > t:
