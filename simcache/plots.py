@@ -674,6 +674,14 @@ def _full_windows(ts: pd.DataFrame, end: float | None) -> pd.DataFrame:
     return ts.assign(time=ts["time"] + w / 2)
 
 
+def _with_gaps(d: pd.DataFrame, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A windowed series on every window of the run, NaN where it has no row (no request finished in that
+    window: an outage), so the drawn line breaks there instead of bridging the gap."""
+    series = pd.Series(d["value"].to_numpy(float), index=d["time"].to_numpy(float))
+    series = series[~series.index.duplicated(keep="last")]
+    return times, series.reindex(times).to_numpy(float)
+
+
 def _latency_axis(ax: Any, values: Any) -> None:
     """Latency in ms: a log axis with plain tick labels when it spans more than a factor of 20, else linear
     from 0."""
@@ -766,13 +774,14 @@ def latency_over_time(result: SimResult, *, ax: Any = None, stream: str = "all",
     fig, ax = _axes(ax)
     ts = _full_windows(result.timeseries, result.summary.get("duration"))
     lat = ts[ts["component"] == f"latency:{stream}"]
+    times = np.unique(ts["time"].to_numpy(float))
     drawn = []
     for i, q in enumerate(quantiles):
         d = lat[lat["metric"] == f"{q}_s"]
         if d.empty:
             continue
-        ax.plot(d["time"], d["value"] * 1000, color=PALETTE[i % len(PALETTE)], marker=None,
-                label=q.replace("_", "."))
+        x, y = _with_gaps(d, times)
+        ax.plot(x, y * 1000, color=PALETTE[i % len(PALETTE)], marker=None, label=q.replace("_", "."))
         drawn.append(d["value"].to_numpy(float) * 1000)
     values = np.concatenate(drawn) if drawn else np.array([])
     if log:
@@ -847,7 +856,8 @@ def timeline(result: SimResult, *, title: str = "") -> Any:
     axs[1].set_ylim(0, 1.02)
     axs[1].set_ylabel("hit ratio")
     p99 = ts[(ts["component"] == "latency:all") & (ts["metric"] == "p99_s")]
-    axs[2].plot(p99["time"], p99["value"] * 1000, color=PALETTE[0], marker=None, label="p99")
+    x, y = _with_gaps(p99, np.unique(ts["time"].to_numpy(float)))
+    axs[2].plot(x, y * 1000, color=PALETTE[0], marker=None, label="p99")
     if not p99.empty:
         _latency_axis(axs[2], p99["value"].to_numpy(float) * 1000)
     axs[2].set_ylabel("p99 latency (ms)")

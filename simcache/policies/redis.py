@@ -9,50 +9,149 @@ from typing import ClassVar
 import numpy as np
 
 from simcache.policies.base import Key, Policy, PolicyError, register
+from simcache.policies.wtinylfu import key_hash64
 
 EVPOOL_SIZE = 16  # candidates kept across evictions (evict.c)
 LFU_INIT_VAL = 5  # counter of a new key (server.h)
 LRU_CLOCK_RESOLUTION = 1.0  # seconds per LRU clock tick (1000 ms)
 
 
-class _KeyList:
-    """A set with O(1) add, remove and uniform random pick (list + index dict)."""
+_M64 = (1 << 64) - 1
+DICT_HT_INITIAL_SIZE = 4  # dict.h
+HASHTABLE_MIN_FILL = 10  # percent below which serverCron shrinks a table (server.h)
+_RAND_BATCH = 1024  # 64-bit random words drawn from the Generator at a time
 
-    def __init__(self) -> None:
-        self.keys: list[Key] = []
-        self.pos: dict[Key, int] = {}
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def _next_power(n: int) -> int:
+    """``_dictNextExp``: the table size for ``n`` entries (a power of two >= n, at least 4)."""
+    return max(DICT_HT_INITIAL_SIZE, 1 << (n - 1).bit_length())
+
+
+class _Random:
+    """Uniform 64-bit words (Redis's ``randomULong``) from a numpy Generator, drawn in batches."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.words: list[int] = []
+
+    def __call__(self) -> int:
+        if not self.words:
+            self.words = self.rng.integers(0, _M64, size=_RAND_BATCH, dtype=np.uint64, endpoint=True).tolist()
+        return self.words.pop()
+
+
+class _Dict:
+    """The key placement of a Redis ``dict`` (``dict.c``), as far as eviction sampling sees it.
+
+    A power-of-two array of buckets, each a chain of keys with the newest at the
+    head (``dictAddRaw``).  The table is ``DICT_HT_INITIAL_SIZE`` (4) when the
+    first key arrives and doubles to the next power of two above the count when
+    an add finds ``keys >= buckets`` (``_dictExpandIfNeeded``); it shrinks to
+    the next power of two >= the count when a delete leaves it under 10 % full
+    (``htNeedsResize``/``dictResize``, which Redis runs from ``serverCron``).
+    A key's bucket is the low bits of a 64-bit hash of the key salted per dict
+    (Redis uses siphash with a random seed; only the statistics matter).
+
+    Left out: incremental rehashing.  A resize moves every chain at once, in
+    ``_dictRehash`` order (old buckets in index order, each chain from its
+    head, every key pushed onto the head of its new chain); Redis spreads that
+    over the following operations and ``serverCron``, and samples both tables
+    meanwhile.  With eviction holding the key count steady, the table only
+    resizes while the keyspace fills, when nothing is sampled yet.
+    """
+
+    def __init__(self, salt: int) -> None:
+        self.salt = salt
+        self.table: list[list[Key]] = []
+        self.hashes: dict[Key, int] = {}
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.hashes)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.pos
+        return key in self.hashes
+
+    def _hash(self, key: Key) -> int:
+        return _splitmix64(key_hash64(key) ^ self.salt)
+
+    def _resize(self, size: int) -> None:
+        new: list[list[Key]] = [[] for _ in range(size)]
+        mask = size - 1
+        hashes = self.hashes
+        for chain in self.table:
+            for key in chain:
+                new[hashes[key] & mask].insert(0, key)
+        self.table = new
 
     def add(self, key: Key) -> None:
-        if key not in self.pos:
-            self.pos[key] = len(self.keys)
-            self.keys.append(key)
+        if key in self.hashes:
+            return
+        n = len(self.hashes)
+        if n >= len(self.table):
+            self._resize(_next_power(n + 1))
+        h = self.hashes[key] = self._hash(key)
+        self.table[h & (len(self.table) - 1)].insert(0, key)
 
     def discard(self, key: Key) -> None:
-        i = self.pos.pop(key, None)
-        if i is None:
+        h = self.hashes.pop(key, None)
+        if h is None:
             return
-        last = self.keys.pop()
-        if i < len(self.keys):
-            self.keys[i] = last
-            self.pos[last] = i
+        self.table[h & (len(self.table) - 1)].remove(key)
+        size = len(self.table)
+        if size > DICT_HT_INITIAL_SIZE and len(self.hashes) * 100 // size < HASHTABLE_MIN_FILL:
+            self._resize(_next_power(len(self.hashes)))
 
-    def sample(self, rng: np.random.Generator, k: int) -> list[Key]:
-        """``min(k, len)`` distinct keys, uniformly at random."""
-        n = len(self.keys)
-        if k >= n:
-            return list(self.keys)
-        if 2 * k > n:
-            return [self.keys[int(i)] for i in rng.permutation(n)[:k]]
-        seen: dict[int, None] = {}
-        while len(seen) < k:
-            seen[int(rng.integers(n))] = None
-        return [self.keys[i] for i in seen]
+    def some_keys(self, count: int, rand: _Random) -> list[Key]:
+        """``dictGetSomeKeys``: up to ``count`` distinct keys from contiguous buckets after a random one.
+
+        At most ``count * 10`` buckets are visited; a run of more than
+        ``max(4, count)`` empty buckets jumps to a new random bucket; the chain
+        that completes the sample is reservoir-sampled into it.
+        """
+        count = min(count, len(self.hashes))
+        table = self.table
+        mask = len(table) - 1
+        out: list[Key] = []
+        stored = 0
+        emptylen = 0
+        i = rand() & mask
+        for _ in range(count * 10):
+            chain = table[i]
+            if not chain:
+                emptylen += 1
+                if emptylen >= 5 and emptylen > count:
+                    i = rand() & mask
+                    emptylen = 0
+            else:
+                emptylen = 0
+                for key in chain:
+                    if stored < count:
+                        out.append(key)
+                    else:
+                        r = rand() % (stored + 1)
+                        if r < count:
+                            out[r] = key
+                    stored += 1
+                if stored >= count:
+                    break
+            i = (i + 1) & mask
+        return out
+
+    def random_key(self, rand: _Random) -> Key:
+        """``dictGetRandomKey``: a random non-empty bucket, then a uniformly random key of its chain."""
+        table = self.table
+        mask = len(table) - 1
+        while True:
+            chain = table[rand() & mask]
+            if chain:
+                return chain[rand() % len(chain)]
 
 
 class RedisPolicy(Policy):
@@ -70,37 +169,49 @@ class RedisPolicy(Policy):
       below 5 count as 5 there), and the decrement time is reset to now.
       Score = ``255 - decayed counter``.
     * volatile-ttl score: ``-expire_at`` (the soonest expiry is the best victim).
-    * Eviction (lru/lfu/ttl): sample ``maxmemory_samples`` distinct keys
-      uniformly (from all keys, or from keys with an expiry for volatile-*)
-      into a pool of 16 entries sorted by score computed at sampling time.
-      A sample enters the pool at the first position whose score is >= its
-      own; when the pool is full it drops the lowest entry, or the sample if
-      it is not better than the lowest.  The pool persists between evictions
-      and may hold stale or duplicate entries, as in Redis.  The best (last)
-      entry is popped; if its key is no longer resident (or, for volatile-*,
-      no longer has an expiry) it is discarded and the next one is tried;
-      an exhausted pool is refilled by a new sample.
-    * Random policies evict one uniformly random key (of the eligible set).
-    * Victims are evicted one at a time until the new object fits.  When no
-      eligible key exists (volatile-* with no key carrying an expiry, or
-      ``redis-noeviction`` when the object does not fit), the write is
-      refused: the key is not admitted and ``refused`` grows by one.  Keys
-      already evicted for that write stay evicted, as in Redis.
+    * Keys live in a model of Redis's hash table (:class:`_Dict`: power-of-two
+      buckets of chains), the keyspace in one and, for volatile-*, the keys
+      with an expiry in another (``db->dict`` and ``db->expires``).
+    * Eviction (lru/lfu/ttl), ``evictionPoolPopulate``/``performEvictions``
+      (``evict.c``): ``dictGetSomeKeys`` (``dict.c``) takes up to
+      ``maxmemory_samples`` keys from contiguous buckets after a random one
+      (all keys, or keys with an expiry for volatile-*) into a pool of 16
+      entries sorted by the score computed when each entered.  A sample
+      enters the pool at the first position whose score is >= its own; when
+      the pool is full it drops the lowest entry, or the sample if it is not
+      better than the lowest.  The pool persists between evictions and may
+      hold stale or duplicate entries, as in Redis.  The best (last) entry is
+      popped; if its key is no longer resident (or, for volatile-*, no longer
+      has an expiry) it is discarded and the next one is tried; an exhausted
+      pool is refilled by a new sample.
+    * Random policies evict ``dictGetRandomKey``'s key: a random non-empty
+      bucket, then a random key of its chain (keys in long chains are picked
+      less often).
+    * A write is stored first, then victims are evicted one at a time until
+      ``used <= capacity`` (:meth:`evict_to`), as Redis evicts before the next
+      command: the new key is itself a candidate.  When no eligible key is
+      left (volatile-* with no key carrying an expiry, or
+      ``redis-noeviction``), the write is refused: the key is removed again
+      and ``refused`` grows by one.  Keys already evicted for that write stay
+      evicted, as in Redis.
     * When a hit grows a key past the capacity and the policy has no eligible
-      victim, a uniformly random resident key is evicted: Redis would let
-      memory overshoot and refuse later writes, but a simulated cache never
-      holds more than its capacity.
+      victim, a random resident key is evicted: Redis would let memory
+      overshoot and refuse later writes, but a simulated cache never holds
+      more than its capacity.
 
-    Simplifications: Redis's ``dictGetSomeKeys`` samples neighbouring hash
-    buckets (approximately uniform); here the sample is exactly uniform.  The
-    24-bit LRU clock and 16-bit LFU minute clock never wrap.
+    Simplifications: a key's bucket comes from a salted 64-bit hash, not
+    siphash; tables resize at once instead of rehashing incrementally (see
+    :class:`_Dict`); random words come from ``rng``, not Redis's
+    ``genrand64``/``random()``.  The 24-bit LRU clock and 16-bit LFU minute
+    clock never wrap.  Measured against a real redis-server 7.0 by
+    ``benchmarks/redis_eviction_vs_real.py`` (``docs/replay.md``).
 
     Args:
         capacity: entries or bytes (Redis's ``maxmemory``).
         maxmemory_samples: keys sampled per eviction round (lru/lfu/ttl).
         lfu_log_factor: LFU counter growth factor (``lfu-log-factor``).
         lfu_decay_time: minutes per LFU counter decrement (``lfu-decay-time``; 0: never).
-        rng: sampling and the LFU coin flips.
+        rng: the hash salts, sampling and the LFU coin flips.
     """
 
     uses_time = True
@@ -128,8 +239,10 @@ class RedisPolicy(Policy):
         self.maxmemory_samples = int(maxmemory_samples)
         self.lfu_log_factor = int(lfu_log_factor)
         self.lfu_decay_time = int(lfu_decay_time)
-        self._all = _KeyList()
-        self._volatile = _KeyList()
+        self._rand = _Random(self.rng)
+        #: the keyspace (``db->dict``) and the keys with an expiry (``db->expires``)
+        self._all = _Dict(self._rand())
+        self._volatile = _Dict(self._rand())
         self.expire_at: dict[Key, float] = {}
         self.lru_clock: dict[Key, int] = {}
         #: key -> [counter, last decrement time in minutes]
@@ -172,13 +285,6 @@ class RedisPolicy(Policy):
 
     def _on_insert(self, key: Key, size: int, now: float, next_access: int, expire_at: float | None) -> None:
         self._now = now
-        while self.used + size > self.capacity:
-            victim = self._select(now)
-            if victim is None:
-                self.refused += 1
-                return
-            self._forget(victim)
-            self._drop(victim)
         self._store(key, size)
         self._all.add(key)
         if self.kind == "lfu":
@@ -186,6 +292,26 @@ class RedisPolicy(Policy):
         else:
             self.lru_clock[key] = int(math.floor(now / LRU_CLOCK_RESOLUTION))
         self.set_expire(key, expire_at)
+        if not self.evict_to(self.capacity):
+            # nothing eligible is left: the write is refused (victims already evicted stay evicted)
+            self.remove(key)
+            self.refused += 1
+
+    def evict_to(self, limit: int, now: float | None = None) -> bool:
+        """``performEvictions``: evict until ``used <= limit``; False when no eligible key is left.
+
+        ``redis-noeviction`` evicts nothing and answers False whenever ``used > limit``.
+        ``now`` (default: the latest request's time) is the time the victims are scored at.
+        """
+        if now is not None:
+            self._now = now
+        while self.used > limit:
+            victim = self._select(self._now)
+            if victim is None:
+                return False
+            self._forget(victim)
+            self._drop(victim)
+        return True
 
     def set_expire(self, key: Key, expire_at: float | None) -> None:
         """Record a resident key's expiry (None: no TTL, not eligible for volatile-*)."""
@@ -201,7 +327,7 @@ class RedisPolicy(Policy):
     def _victim(self) -> Key:
         victim = self._select(self._now)
         if victim is None:
-            victim = self._all.keys[int(self.rng.integers(len(self._all)))]
+            victim = self._all.random_key(self._rand)
         self._forget(victim)
         return victim
 
@@ -216,7 +342,7 @@ class RedisPolicy(Policy):
         self.lfu.pop(key, None)
 
     # ------------------------------------------------------------- eviction
-    def _eligible(self) -> _KeyList:
+    def _eligible(self) -> _Dict:
         return self._all if self.allkeys else self._volatile
 
     def _select(self, now: float) -> Key | None:
@@ -225,7 +351,7 @@ class RedisPolicy(Policy):
         if self.kind == "none" or not keys:
             return None
         if self.kind == "random":
-            return keys.keys[int(self.rng.integers(len(keys)))]
+            return keys.random_key(self._rand)
         while True:
             if not keys:
                 return None
@@ -243,9 +369,10 @@ class RedisPolicy(Policy):
             return 255 - self.lfu_decr_and_return(key, now)
         return -self.expire_at[key]
 
-    def _populate(self, keys: _KeyList, now: float) -> None:
+    def _populate(self, keys: _Dict, now: float) -> None:
+        """``evictionPoolPopulate``: score a ``dictGetSomeKeys`` sample into the pool."""
         scores, pool = self._pool_scores, self._pool_keys
-        for key in keys.sample(self.rng, self.maxmemory_samples):
+        for key in keys.some_keys(self.maxmemory_samples, self._rand):
             s = self._score(key, now)
             k = bisect.bisect_left(scores, s)
             if len(pool) < EVPOOL_SIZE:

@@ -113,3 +113,12 @@ def test_system_figures_drop_the_partial_window_and_draw_markers(tmp_path) -> No
     plt.close(fig)
     frame = res.timeseries_frame()
     assert "latency:all.p99_ms" in frame and frame["latency:all.p99_ms"].max() < 1000
+
+
+def test_a_latency_line_breaks_where_no_request_finished() -> None:
+    from simcache.plots import _with_gaps
+
+    d = pd.DataFrame({"time": [0.5, 1.5, 4.5], "value": [1.0, 2.0, 3.0]})
+    x, y = _with_gaps(d, np.array([0.5, 1.5, 2.5, 3.5, 4.5]))
+    assert list(x) == [0.5, 1.5, 2.5, 3.5, 4.5]
+    assert y[:2].tolist() == [1.0, 2.0] and np.isnan(y[2]) and np.isnan(y[3]) and y[4] == 3.0

@@ -7,7 +7,7 @@ import pytest
 
 from simcache import Cache
 from simcache.policies import make_policy
-from simcache.policies.redis import LFU_INIT_VAL
+from simcache.policies.redis import LFU_INIT_VAL, _Dict
 
 VOLATILE = ["redis-volatile-lru", "redis-volatile-lfu", "redis-volatile-random", "redis-volatile-ttl"]
 
@@ -64,8 +64,12 @@ def test_volatile_never_evicts_keys_without_ttl_and_refuses_without_candidates(n
     p.access("c", now=2.0, expire_at=100.0)
     assert not p.access("d", now=3.0)  # the only volatile key, c, makes room
     assert evicted == ["c"] and "d" in p
+    # a write is stored before the evictions it causes (Redis evicts before the next command): the new
+    # key with a TTL is the only candidate, so it goes at once
     assert not p.access("e", now=4.0, expire_at=50.0)
-    assert p.refused == 1 and "e" not in p and set(p) == {"a", "b", "d"}
+    assert evicted == ["c", "e"] and p.refused == 0 and set(p) == {"a", "b", "d"}
+    assert not p.access("f", now=5.0)  # no key with an expiry is left: the write is refused
+    assert p.refused == 1 and "f" not in p and set(p) == {"a", "b", "d"} and evicted == ["c", "e"]
 
 
 def test_volatile_refusal_is_counted_by_the_store():
@@ -150,6 +154,88 @@ def test_sampled_lru_sits_between_lru_and_random():
     # 64 samples > 50 keys: every key is scored each time, only stale pool entries separate it from LRU
     assert abs(many - lru) < 0.01
     assert lru <= many + 0.002 < five + 0.002 < one
-    # one sample leaves the pool empty after each eviction: a uniformly random victim
-    assert abs(one - rand) < 0.01
+    # one sample leaves the pool empty after each eviction: the victim is the head (newest key) of the first
+    # non-empty bucket after a random one, close to, but not the same as, dictGetRandomKey's pick
+    assert abs(one - rand) < 0.03
     assert one - lru > 0.03
+
+
+class Words:
+    """Stands in for the random-word source: hands out the given words in order."""
+
+    def __init__(self, *words: int) -> None:
+        self.words = list(words)
+
+    def __call__(self) -> int:
+        return self.words.pop(0)
+
+
+def identity_dict() -> _Dict:
+    d = _Dict(0)
+    d._hash = lambda key: key  # key k lives in bucket k & mask
+    return d
+
+
+def test_dict_table_is_a_power_of_two_that_grows_when_full_and_shrinks_under_a_tenth():
+    d = identity_dict()
+    sizes = []
+    for k in range(9):
+        d.add(k)
+        sizes.append(len(d.table))
+    # _dictExpandIfNeeded: 4 buckets for the first key, doubled when an add finds keys >= buckets
+    assert sizes == [4, 4, 4, 4, 8, 8, 8, 8, 16]
+    for k in range(100, 120):
+        d.add(k)
+    assert len(d) == 29 and len(d.table) == 32
+    for k in range(100, 120):
+        d.discard(k)
+    assert len(d.table) == 32  # 9 of 32 is above 10 %
+    for k in range(6):
+        d.discard(k)
+    # htNeedsResize: 3 keys in 32 buckets is under 10 %: dictResize to the next power of two >= 3 (at least 4)
+    assert len(d) == 3 and len(d.table) == 4
+    assert sorted(k for chain in d.table for k in chain) == [6, 7, 8]
+
+
+def test_dict_chains_put_the_newest_key_first_and_a_resize_reverses_them():
+    d = identity_dict()
+    for k in (1, 5, 9):  # all in bucket 1 of 4
+        d.add(k)
+    assert d.table[1] == [9, 5, 1]
+    d.add(2)
+    d.add(3)  # 4 keys in 4 buckets: grow to 8; _dictRehash moves each chain from its head onto new heads
+    assert len(d.table) == 8 and d.table[1] == [1, 9] and d.table[5] == [5] and d.table[3] == [3]
+
+
+def test_some_keys_walks_contiguous_buckets_from_a_random_start():
+    d = identity_dict()
+    d._resize(16)
+    for k in (3, 19, 4, 6, 7, 12):  # 16 buckets: 3 -> [19, 3], 4, 6, 7, 12
+        d.add(k)
+    assert len(d.table) == 16 and d.table[3] == [19, 3]
+    # start at bucket 2 (empty), then 3 (two keys), 4: three keys, in walk order
+    assert d.some_keys(3, Words(2)) == [19, 3, 4]
+    # start at 13: 13, 14, 15, 0, 1 are empty; a run of 5 (>= 5 and > count 2) jumps to a random bucket (6),
+    # and the walk goes on from the bucket after it, as dict.c does: 7, then 8..11 empty, then 12
+    assert d.some_keys(2, Words(13, 6)) == [7, 12]
+    # the chain that completes the sample is reservoir-sampled into it: key 3 replaces slot 0 when 0 % 2 < 1
+    assert d.some_keys(1, Words(3, 0)) == [3]
+    assert d.some_keys(1, Words(3, 1)) == [19]
+
+
+def test_some_keys_stops_after_ten_steps_per_key():
+    d = identity_dict()
+    d._resize(64)
+    d.add(40)
+    # one key in 64 buckets: from 41, five empty buckets jump to 44, five more (45..49) use up the 10 steps
+    assert d.some_keys(1, Words(41, 44, 20)) == []
+    assert d.some_keys(1, Words(37)) == [40]
+
+
+def test_random_key_picks_a_random_non_empty_bucket_then_a_key_of_its_chain():
+    d = identity_dict()
+    for k in (1, 5, 2):
+        d.add(k)
+    assert d.table[1] == [5, 1]
+    assert d.random_key(Words(0, 3, 1, 1)) == 1  # buckets 0 and 3 are empty, bucket 1: second key
+    assert d.random_key(Words(2, 7)) == 2

@@ -88,8 +88,6 @@ NOT_QUEUED = frozenset({"EXEC", "DISCARD", "MULTI", "WATCH", "QUIT", "RESET"})
 #: container commands and their own arity (commands.def); their subcommands are "NAME|SUB" in the table
 CONTAINERS = {"CONFIG": -2, "SCRIPT": -2, "PUBSUB": -2}
 
-_PROBE = ("simcache:eviction-probe",)  # a key no client can send (a tuple), used to ask a policy for room
-
 
 class Spec:
     """A command's table entry: its full name, arity (negative: at least) and flags (``commands.def``)."""
@@ -454,25 +452,12 @@ class RedisCore(Server):
             return True  # an exact model never holds more than its capacity
         if pol.kind == "none":
             return False  # we need to free memory, but the policy forbids it
-        # ask the policy to make room for a zero-size object under a capacity of maxmemory: it evicts its own
-        # victims (on_evict removes them here) until used <= maxmemory, or refuses when nothing is eligible
+        # the policy evicts its own victims (on_evict removes them here) until used <= maxmemory, or stops
+        # when nothing is eligible; when even an empty keyspace is over the limit, it evicts everything
+        # eligible and still fails
         room = self.maxmemory - self.baseline_memory
-        if room < 1:
-            # even an empty keyspace is over the limit: evict everything eligible, and still fail
-            pol.capacity = 1
-            ok = pol.insert(_PROBE, 1, now=self.unix_now())
-            if ok:
-                pol.remove(_PROBE)
-            pol.capacity = UNLIMITED
-            return False
-        pol.capacity = room
-        try:
-            ok = pol.insert(_PROBE, 0, now=self.unix_now())
-        finally:
-            pol.capacity = UNLIMITED
-        if ok:
-            pol.remove(_PROBE)
-        return ok
+        ok = pol.evict_to(max(room, 0), now=self.unix_now())
+        return ok and room >= 1
 
     # ------------------------------------------------------------ keyspace
     def key_is_expired(self, key: Any) -> bool:
