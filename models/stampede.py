@@ -194,8 +194,8 @@ def summarize_stampede(p: StampedeParams, system: System, result: SimResult) -> 
     warm = world.recorder.warmup
     db = ts[(ts.component == "db") & (ts.metric == "reads_rate") & (ts.time >= warm)]
     out["db_peak_rps"] = float(db.value.max()) if len(db) else 0.0
-    lat = ts[(ts.component == "latency:all") & (ts.metric == "p99_s") & (ts.time >= warm)]
-    out["latency_p99_peak_ms"] = float(lat.value.max()) * 1000 if len(lat) else math.nan
+    lat = ts[(ts.component == "latency:all") & (ts.metric == "p99_ms") & (ts.time >= warm)]
+    out["latency_p99_peak_ms"] = float(lat.value.max()) if len(lat) else math.nan
     span = max(p.duration - warm, 1e-12)
     dbc = world.recorder.delta("db")
     out["db_mean_rps"] = dbc.get("reads", 0.0) / span

@@ -777,12 +777,12 @@ def latency_over_time(result: SimResult, *, ax: Any = None, stream: str = "all",
     times = np.unique(ts["time"].to_numpy(float))
     drawn = []
     for i, q in enumerate(quantiles):
-        d = lat[lat["metric"] == f"{q}_s"]
+        d = lat[lat["metric"] == f"{q}_ms"]
         if d.empty:
             continue
         x, y = _with_gaps(d, times)
-        ax.plot(x, y * 1000, color=PALETTE[i % len(PALETTE)], marker=None, label=q.replace("_", "."))
-        drawn.append(d["value"].to_numpy(float) * 1000)
+        ax.plot(x, y, color=PALETTE[i % len(PALETTE)], marker=None, label=q.replace("_", "."))
+        drawn.append(d["value"].to_numpy(float))
     values = np.concatenate(drawn) if drawn else np.array([])
     if log:
         _latency_axis(ax, values)
@@ -855,11 +855,11 @@ def timeline(result: SimResult, *, title: str = "") -> Any:
         axs[1].plot(d["time"], d["value"], color=PALETTE[i % len(PALETTE)], marker=None, label=str(comp))
     axs[1].set_ylim(0, 1.02)
     axs[1].set_ylabel("hit ratio")
-    p99 = ts[(ts["component"] == "latency:all") & (ts["metric"] == "p99_s")]
+    p99 = ts[(ts["component"] == "latency:all") & (ts["metric"] == "p99_ms")]
     x, y = _with_gaps(p99, np.unique(ts["time"].to_numpy(float)))
-    axs[2].plot(x, y * 1000, color=PALETTE[0], marker=None, label="p99")
+    axs[2].plot(x, y, color=PALETTE[0], marker=None, label="p99")
     if not p99.empty:
-        _latency_axis(axs[2], p99["value"].to_numpy(float) * 1000)
+        _latency_axis(axs[2], p99["value"].to_numpy(float))
     axs[2].set_ylabel("p99 latency (ms)")
     if n == 4:
         for i, (comp, d) in enumerate(expired.groupby("component", sort=False)):

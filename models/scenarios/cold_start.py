@@ -70,7 +70,7 @@ def figures(p: Params, f: Findings, out: Path) -> list[Path]:
             d = f.data[r["restart"]]
             a.plot(*d["hit"], color=PALETTE[i], label=r["restart"])
             b.plot(*d["db"], color=PALETTE[i])
-            c.plot(d["p99"][0], [x * 1000 for x in d["p99"][1]], color=PALETTE[i])
+            c.plot(d["p99"][0], d["p99"][1], color=PALETTE[i])
         a.set_ylabel("Redis hit ratio")
         b.set_ylabel("database reads/s")
         b.axhline(p.db_connections / (p.db_read_ms / 1000), color="#555", linestyle=":", linewidth=1)
@@ -102,14 +102,14 @@ def run(p: Params, seed: int) -> Findings:
                      faults=[f"{kind}:redis@{p.flush_at:g}+{p.down:g}"])
         hit = series(r, "redis", "hit_ratio")
         db = series(r, "db", "reads_rate")
-        p99 = series(r, "latency:all", "p99_s")
+        p99 = series(r, "latency:all", "p99_ms")
         data[label] = {"hit": hit, "db": db, "p99": p99}
         level, rec = recovery(hit[0], hit[1], p.flush_at, p.down)
         before = [v for t, v in zip(*db, strict=True) if p.flush_at - 3 <= t < p.flush_at]
         after = [v for t, v in zip(*db, strict=True) if t >= p.flush_at]
         table.append({"restart": label, "hit_before": round(level, 4), "recovery_s": None if rec != rec else rec,
                       "db_reads_before": round(sum(before) / len(before), 1), "db_reads_peak": max(after),
-                      "p99_peak_ms": round(max(x for t, x in zip(*p99, strict=True) if t >= p.flush_at) * 1000, 1),
+                      "p99_peak_ms": round(max(x for t, x in zip(*p99, strict=True) if t >= p.flush_at), 1),
                       "p99_ms": round(r.summary["latency_ms"]["p99"], 2),
                       "errors": r.summary["outcomes"]["error"] + r.summary["outcomes"]["timeout"]})
     return Findings(table, {}, data=data)

@@ -54,7 +54,7 @@ def figures(p: Params, f: Findings, out: Path) -> list[Path]:
             t, v = f.data[r["pool"]]["connections"]
             a.plot(t, v, color=PALETTE[i], label=r["pool"])
             t, v = f.data[r["pool"]]["p99"]
-            b.plot(t, [x * 1000 for x in v], color=PALETTE[i], label=r["pool"])
+            b.plot(t, v, color=PALETTE[i], label=r["pool"])
         a.set_ylabel("Redis connected clients")
         b.set_ylabel("p99 per window (ms)")
         b.set_yscale("log")
@@ -84,7 +84,7 @@ def run(p: Params, seed: int) -> Findings:
         r = simulate("three-tier", {"rate": p.rate, "duration": p.duration, **extra}, seed, faults=fault)
         s = r.summary
         conns = series(r, "redis", "connected_clients")
-        data[label] = {"connections": conns, "p99": series(r, "latency:all", "p99_s")}
+        data[label] = {"connections": conns, "p99": series(r, "latency:all", "p99_ms")}
         table.append({"pool": label, "ok": s["outcomes"]["ok"], "errors": s["outcomes"]["error"],
                       "peak_connections": int(max(conns[1], default=0)), "p50_ms": round(s["latency_ms"]["p50"], 2),
                       "p99_ms": round(s["latency_ms"]["p99"], 2), "max_ms": round(s["latency_ms"]["max"], 1)})

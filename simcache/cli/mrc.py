@@ -88,19 +88,23 @@ def run(args: argparse.Namespace) -> int:
     if specs:
         distinct = None
         if any(isinstance(parse_size(s), float) for s in specs):
-            stats = trace_stats(source)
-            distinct = stats.distinct_bytes if args.bytes else stats.distinct
+            if not sampled and not args.bytes:
+                distinct = len(sizes)  # the exact curve in entries spans 1..distinct objects: no second pass
+            else:
+                stats = trace_stats(source)
+                distinct = stats.distinct_bytes if args.bytes else stats.distinct
         query = resolve_sizes(specs, distinct)
         rows = [{"size": q, "miss_ratio": float(m)}
                 for q, m in zip(query, mrc_value((sizes, ratios), np.asarray(query)), strict=True)]
     else:
-        if not args.bytes and len(sizes):
-            # the curve stops at the largest reuse distance; beyond it only cold misses remain, up to every object
+        if sampled and len(sizes):
+            # a sampled curve stops at the largest scaled distance; beyond it only cold misses remain, up to
+            # every object (the exact curve in entries already spans 1..distinct, bytes mode has no such tail)
             distinct = trace_stats(source).distinct
             if distinct > len(sizes):
                 sizes = np.arange(1, distinct + 1)
                 ratios = np.concatenate([ratios, np.full(distinct - len(ratios), ratios[-1])])
-        rows = [{"size": int(s), "miss_ratio": float(m)} for s, m in zip(sizes, ratios, strict=True)]
+        rows = [{"size": s, "miss_ratio": m} for s, m in zip(sizes.tolist(), ratios.tolist(), strict=True)]
     mae = None
     if exact is not None:
         mae = mrc_mae(exact, (sizes, ratios))

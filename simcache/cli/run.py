@@ -7,11 +7,9 @@ import dataclasses
 import sys
 from typing import Any
 
-from simcache.catalog import get_model, load_models, run_model
 from simcache.errors import UsageError
-from simcache.sim.faults import Fault, parse_fault
-from simcache.sim.metrics import to_json
-from simcache.sim.report import run_model_full
+
+# the catalogue, the simulator and pandas (simcache.sim.metrics) load when `run` runs, not for every command
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,6 +59,11 @@ def _number_or_text(text: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simcache.catalog import get_model, run_model
+    from simcache.sim.faults import parse_fault
+    from simcache.sim.metrics import to_json
+    from simcache.sim.report import run_model_full
+
     spec = get_model(args.name)
     params: dict[str, Any] = parse_sets(args.sets)
     # an option's type is the strategy's to decide (a model's own parameters are converted by the catalogue):
@@ -106,6 +109,8 @@ def model_figures(spec: Any) -> Any:
     """The model module's ``figures(result, out_dir) -> [paths]``; a model without one is a usage error."""
     fn = getattr(sys.modules.get(spec.source), "figures", None)
     if fn is None:
+        from simcache.catalog import load_models
+
         have = sorted(n for n, m in load_models().items() if getattr(sys.modules.get(m.source), "figures", None))
         raise UsageError(f"model {spec.name!r} draws no figures; models with figures: {', '.join(have) or 'none'}")
     return fn
@@ -164,6 +169,8 @@ def _value(key: str, v: Any, digits: int = 4) -> str:
 
 def _fault_text(f: Any) -> str:
     """A fault of the summary (a mapping of its fields) as the line that schedules it."""
+    from simcache.sim.faults import Fault
+
     try:
         return str(Fault(**f)) if isinstance(f, dict) else str(f)
     except (TypeError, UsageError):

@@ -6,9 +6,11 @@ with numba when it is installed and run as plain Python otherwise.  Raw ids
 are mapped to dense ids once per chunk; every capacity keeps its own state and
 the chunk is replayed through all of them (on threads: the compiled loops
 release the GIL), so memory depends on the number of distinct objects, never
-on the number of requests.  For LRU, FIFO, SIEVE and CLOCK a slot-hashed layout
-(:mod:`simcache.kernels.hashed`) bounds it by the cached objects instead, chosen
+on the number of requests.  For LRU, FIFO, SIEVE and CLOCK a slot-hashed layout,
+and for ARC, S3-FIFO and 2Q a slot-mapped one that also holds their ghost entries
+(:mod:`simcache.kernels.hashed`), bounds it by the cached objects instead, chosen
 per capacity when the dense state would cost more than 64 bytes per cached object.
+The kernel modules load on the first lookup in :data:`KERNELS`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ import numpy as np
 from simcache.errors import UsageError
 from simcache.kernels._jit import COMPILED, jit
 from simcache.kernels.base import KernelSpec, KernelState
-from simcache.kernels.hashed import BUDGET, HASHED, HashedState, dense_bytes_per_object, new_hashed_state
+from simcache.kernels.hashed import (
+    BUDGET,
+    HASHED,
+    SLOTTED,
+    dense_bytes_per_object,
+    hashed_policies,
+    make_hashed_state,
+    new_hashed_state,
+)
 from simcache.kernels.remap import Remapper
 
 #: requests per chunk when a trace is re-chunked (Belady) or given as arrays
@@ -32,12 +42,44 @@ CHUNK = 1 << 20
 #: next-access value meaning "never requested again"
 NEVER = np.iinfo(np.int64).max
 
-KERNELS: dict[str, KernelSpec] = {}
+class _Registry(Mapping[str, KernelSpec]):
+    """The kernels by policy name, loaded on first use.
+
+    Importing this package (the MRC functions do, and every CLI command that replays) loads no kernel
+    module: each defines a few dozen compiled functions, and only a lookup needs them.
+    """
+
+    def __init__(self) -> None:
+        self._specs: dict[str, KernelSpec] = {}
+        self._loaded = False
+
+    def _all(self) -> dict[str, KernelSpec]:
+        if not self._loaded:
+            self._loaded = True
+            _load()
+        return self._specs
+
+    def __getitem__(self, name: str) -> KernelSpec:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+KERNELS = _Registry()
 
 
 def _register(*specs: KernelSpec) -> None:
     for spec in specs:
-        KERNELS[spec.name] = spec
+        KERNELS._specs[spec.name] = spec  # noqa: SLF001 - the registry's own loader
+
+
+def load_kernels() -> None:
+    """Import every kernel module (registering its specs and slot layouts) if not done yet."""
+    KERNELS._all()  # noqa: SLF001
 
 
 #: kernel modules; each defines SPECS, a tuple of KernelSpec
@@ -56,9 +98,8 @@ def _load() -> None:
                 raise
             continue
         _register(*mod.SPECS)
-
-
-_load()
+        for sspec in getattr(mod, "SLOT_SPECS", ()):
+            SLOTTED[sspec.name] = sspec
 
 
 def kernel_names() -> list[str]:
@@ -228,7 +269,8 @@ def replay_fast(
             reference class's default generator, ``default_rng(0)``.
         state: kernel state layout: ``"dense"`` (arrays over every distinct
             object), ``"hashed"`` (slots for resident objects only, raw ids
-            hashed in the loop; lru, fifo, sieve, clock) or ``"auto"``: hashed
+            hashed in the loop; lru, fifo, sieve, clock, and arc, s3fifo, 2q with
+            their ghosts) or ``"auto"``: hashed
             for a capacity whose dense state would exceed 64 bytes per cached
             object (distinct objects x per-object bytes > 64 x capacity) and
             :data:`DENSE_FLOOR` (64 MiB) in all -- below that the faster dense
@@ -298,10 +340,10 @@ def _plan(source: Any, spec: KernelSpec, capacities: list[int], state: str) -> l
     """Per capacity: "dense", "hashed", or "auto" (dense until the distinct count says hashed)."""
     if state not in _LAYOUTS:
         raise UsageError(f"state must be one of {', '.join(_LAYOUTS)}, got {state!r}")
-    hashable = spec.name in HASHED and not spec.needs_future and not spec.needs_raw
+    hashable = spec.name in hashed_policies() and not spec.needs_future and not spec.needs_raw
     if state == "hashed" and not hashable:
         raise UsageError(f"no hashed kernel for policy {spec.name!r}; hashed kernels exist for: "
-                         f"{', '.join(sorted(HASHED))} (use state='dense')")
+                         f"{', '.join(hashed_policies())} (use state='dense')")
     if state != "auto" or not hashable:
         return [state if state != "auto" else "dense"] * len(capacities)
     hint = object_count_hint(source)
@@ -369,7 +411,7 @@ def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
             for j, st in enumerate(states):
                 if pending[j] and _over_budget(remap.n, bpo, st.capacity):
                     raw_of = _raw_of(remap) if raw_of is None else raw_of
-                    hst = HashedState(HASHED[spec.name], st.capacity, st.sc, st.fp)
+                    hst = make_hashed_state(spec, st.capacity, st.sc, st.fp)
                     hst.adopt(st, raw_of)
                     states[j] = hst
                     pending[j] = False
@@ -470,5 +512,5 @@ def hit_sequence(
     return out.astype(bool)
 
 
-__all__ = ["COMPILED", "HASHED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names",
+__all__ = ["COMPILED", "HASHED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names", "load_kernels",
            "object_count_hint", "replay_fast", "supports"]

@@ -10,8 +10,12 @@ shift.  Total state is O(capacity) and no remapping pass over ids is needed.
 
 A slot is one int64 row ``rec[x]``: 0 the raw id, 1 the size, 2/3 the list
 links (newer, older; a free slot's column 3 links the free list), 4 the
-policy's flag (SIEVE's visited bit, CLOCK's counter) where there is one.  The
-table holds int32 slot numbers, -1 empty.  In bytes mode the number of resident
+policy's flag (SIEVE's visited bit, CLOCK's counter) where there is one, and
+last the id's hash (31 bits, high half) with the slot's table position (low
+half).  The table holds int32 slot numbers, -1 empty.  A request hashes its id
+once (the miss inserts with the same hash); an eviction reads the victim's
+position and the homes of the entries it shifts back from their rows, so it
+hashes nothing and probes nothing.  In bytes mode the number of resident
 objects is bounded by capacity / smallest size seen, so :class:`HashedState`
 grows the slots (doubling, the table rehashed) between chunks whenever the next
 chunk could exceed them; memory follows the resident objects plus one chunk.
@@ -45,6 +49,10 @@ if COMPILED:
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return np.int64((x ^ (x >> np.uint64(31))) & np.uint64(mask))
 
+    @jit_inline
+    def _hash(k):  # noqa: ANN001, ANN202
+        return _home(k, 0x7FFFFFFF)
+
 else:
     # plain Python: numpy scalars warn on wrap-around, so the same mix runs on Python ints
 
@@ -53,6 +61,9 @@ else:
         x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
         x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
         return (x ^ (x >> 31)) & int(mask)
+
+    def _hash(k):  # noqa: ANN001, ANN202
+        return _home(k, 0x7FFFFFFF)
 
 
 def home_slot(key: int, table_size: int) -> int:
@@ -69,8 +80,8 @@ def home_slot(key: int, table_size: int) -> int:
 
 
 @jit_inline
-def _lookup(tab, rec, k, mask):  # noqa: ANN001, ANN202
-    j = _home(k, mask)
+def _lookup(tab, rec, k, h, mask):  # noqa: ANN001, ANN202
+    j = h & mask
     while True:
         x = tab[j]
         if x < 0 or rec[x, 0] == k:
@@ -79,30 +90,36 @@ def _lookup(tab, rec, k, mask):  # noqa: ANN001, ANN202
 
 
 @jit_inline
-def _place(tab, k, mask, x):  # noqa: ANN001, ANN202
-    # k is known to be absent: the first empty position on its probe path
-    j = _home(k, mask)
+def _place(tab, rec, h, mask, x):  # noqa: ANN001, ANN202
+    # x's id (hash h) is known to be absent: the first empty position on its probe path, recorded in x's row
+    j = h & mask
     while tab[j] >= 0:
         j = (j + 1) & mask
     tab[j] = x
+    rec[x, rec.shape[1] - 1] = (h << 32) | j
 
 
 @jit_inline
 def _release(tab, rec, mask, x, fhead):  # noqa: ANN001, ANN202
-    """Take slot ``x`` out of the table (backward shift) and onto the free list; returns the new free head."""
-    i = _home(rec[x, 0], mask)
-    while tab[i] != x:
-        i = (i + 1) & mask
+    """Take slot ``x`` out of the table (backward shift) and onto the free list; returns the new free head.
+
+    Each row's last column holds its id's hash (high half) and its table position (low half), so neither
+    finding ``x`` nor the homes of the entries shifted back need a hash or a probe.
+    """
+    tc = rec.shape[1] - 1
+    i = rec[x, tc] & 0xFFFFFFFF
     j = i
     while True:
         j = (j + 1) & mask
         y = tab[j]
         if y < 0:
             break
-        h = _home(rec[y, 0], mask)
+        e = rec[y, tc]
+        h = (e >> 32) & mask
         # y may fill the hole at i unless its home lies cyclically in (i, j]: probing from h must still reach it
         if (h <= i or h > j) if i <= j else (h <= i and h > j):
             tab[i] = y
+            rec[y, tc] = (e & ~np.int64(0xFFFFFFFF)) | i
             i = j
     tab[i] = -1
     rec[x, 3] = fhead
@@ -120,10 +137,11 @@ def _take(rec, fhead, bump):  # noqa: ANN001, ANN202
 def _rehash(old: np.ndarray, new: np.ndarray, rec: np.ndarray) -> None:
     """Insert every slot of table ``old`` into the empty table ``new``."""
     mask = new.shape[0] - 1
+    tc = rec.shape[1] - 1
     for j in range(old.shape[0]):
         x = old[j]
         if x >= 0:
-            _place(new, rec[x, 0], mask, x)
+            _place(new, rec, rec[x, tc] >> 32, mask, x)
 
 
 @jit
@@ -135,7 +153,8 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, move_o
     for i in range(ids.shape[0]):
         k = ids[i]
         s = sizes[i]
-        x = _lookup(tab, rec, k, mask)
+        h = _hash(k)
+        x = _lookup(tab, rec, k, h, mask)
         hit = x >= 0
         if hit:
             if move_on_hit and head != x:
@@ -167,7 +186,7 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, move_o
             rec[x, 0] = k
             rec[x, 1] = s
             head, tail = push_front_at(rec, 2, head, tail, x)
-            _place(tab, k, mask, x)
+            _place(tab, rec, h, mask, x)
             used += s
             nres += 1
         if base + i >= warmup:
@@ -222,7 +241,8 @@ def sieve_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
     for i in range(ids.shape[0]):
         k = ids[i]
         s = sizes[i]
-        x = _lookup(tab, rec, k, mask)
+        h = _hash(k)
+        x = _lookup(tab, rec, k, h, mask)
         hit = x >= 0
         if hit:
             rec[x, 4] = 1
@@ -249,7 +269,7 @@ def sieve_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
             rec[x, 1] = s
             rec[x, 4] = 0
             head, tail = push_front_at(rec, 2, head, tail, x)
-            _place(tab, k, mask, x)
+            _place(tab, rec, h, mask, x)
             used += s
             nres += 1
         if base + i >= warmup:
@@ -292,7 +312,8 @@ def clock_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
     for i in range(ids.shape[0]):
         k = ids[i]
         s = sizes[i]
-        x = _lookup(tab, rec, k, mask)
+        h = _hash(k)
+        x = _lookup(tab, rec, k, h, mask)
         hit = x >= 0
         if hit:
             if rec[x, 4] < maxf:
@@ -318,7 +339,7 @@ def clock_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
             rec[x, 1] = s
             rec[x, 4] = 0
             head, tail = push_front_at(rec, 2, head, tail, x)
-            _place(tab, k, mask, x)
+            _place(tab, rec, h, mask, x)
             used += s
             nres += 1
         if base + i >= warmup:
@@ -352,7 +373,7 @@ def _adopt(lk, osize, flags, raw_of, rec, tab, sc, dhand):  # noqa: ANN001
         if flags.shape[0] > 0:
             rec[x, 4] = flags[d]
         head, tail = push_front_at(rec, 2, head, tail, x)
-        _place(tab, raw_of[d], mask, x)
+        _place(tab, rec, _hash(raw_of[d]), mask, x)
         if d == dhand:
             hand = x
         d = lk[d, 0]
@@ -367,7 +388,7 @@ class HashedSpec:
     Args:
         name: the policy's registry name.
         fn: the kernel loop (raw int64 ids in place of dense ids).
-        cols: int64 columns per slot.
+        cols: int64 columns per slot (the last holds the hash and table position).
         flag: name of the dense state's per-object flag array copied into column 4 (None: none).
         hand: sc slot 3 is a list position (SIEVE's hand) rather than a parameter.
     """
@@ -380,10 +401,10 @@ class HashedSpec:
 
 
 HASHED: dict[str, HashedSpec] = {
-    "lru": HashedSpec("lru", lru_hashed, 4),
-    "fifo": HashedSpec("fifo", fifo_hashed, 4),
-    "sieve": HashedSpec("sieve", sieve_hashed, 5, "vis", hand=True),
-    "clock": HashedSpec("clock", clock_hashed, 5, "freq"),
+    "lru": HashedSpec("lru", lru_hashed, 5),
+    "fifo": HashedSpec("fifo", fifo_hashed, 5),
+    "sieve": HashedSpec("sieve", sieve_hashed, 6, "vis", hand=True),
+    "clock": HashedSpec("clock", clock_hashed, 6, "freq"),
 }
 
 
@@ -481,7 +502,252 @@ def dense_bytes_per_object(spec: Any) -> int:
     return int(sum(np.dtype(a[1]).itemsize * (int(a[3]) if len(a) > 3 else 1) for a in spec.obj_arrays))
 
 
-def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> HashedState:
-    """A fresh slot-hashed state for dense spec ``spec``'s policy (which must be in :data:`HASHED`)."""
+def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> Any:
+    """A fresh bounded-layout state for dense spec ``spec``'s policy (in :data:`HASHED` or :data:`SLOTTED`)."""
     sc, fp, _ = spec.init(int(capacity), spec.resolve(params), bytes_mode)
-    return HashedState(HASHED[spec.name], int(capacity), sc, fp)
+    return make_hashed_state(spec, int(capacity), sc, fp)
+
+
+# --- slot-mapped kernels: the dense kernel's own arrays, indexed by slot instead of dense id -----------------
+#
+# ARC, S3-FIFO and 2Q keep ghost entries beside the resident ones, each in the same per-object row as a
+# resident.  Their kernels take a slot table: ``tab`` (int32 slot numbers, linear probing on splitmix64 of
+# the raw id), ``keys[x]`` (slot x's raw id, and its hash << 32 | its table position, so freeing a slot
+# hashes nothing) and ``hs`` [free-list head, slots handed out, live slots].  A slot is live while its
+# object is in any list (resident or ghost); it is taken when an absent object enters a list and freed
+# (backward shift, free list threaded through link column 0) when it leaves the last one.  The dense
+# layout runs the same loop source compiled with ``hashed`` False, which never touches the table.
+
+
+@jit_inline
+def slot_hash(k):  # noqa: ANN001, ANN202
+    """The 31-bit splitmix64 hash of raw id ``k`` (its low bits are the home position in any table)."""
+    return _hash(k)
+
+
+@jit_inline
+def slot_find(tab, keys, k, h, mask):  # noqa: ANN001, ANN202
+    """Slot of raw id ``k`` (hash ``h``), or -1 when it is in no list."""
+    j = h & mask
+    while True:
+        x = tab[j]
+        if x < 0 or keys[x, 0] == k:
+            return x
+        j = (j + 1) & mask
+
+
+@jit_inline
+def _slot_place(tab, keys, h, mask, x):  # noqa: ANN001, ANN202
+    j = h & mask
+    while tab[j] >= 0:
+        j = (j + 1) & mask
+    tab[j] = x
+    keys[x, 1] = (h << 32) | j
+
+
+@jit_inline
+def slot_new(tab, keys, lk, hs, k, h, mask):  # noqa: ANN001, ANN202
+    """A slot for absent raw id ``k`` (hash ``h``): the free list first, then the next unused row."""
+    x = hs[0]
+    if x >= 0:
+        hs[0] = lk[x, 0]
+    else:
+        x = hs[1]
+        hs[1] += 1
+    keys[x, 0] = k
+    _slot_place(tab, keys, h, mask, x)
+    hs[2] += 1
+    return x
+
+
+@jit_inline
+def slot_free(tab, keys, lk, hs, x, mask):  # noqa: ANN001, ANN202
+    """Take slot ``x`` (in no list any more) out of the table by backward shift and onto the free list.
+
+    ``keys[x, 1]`` holds the id's hash (high half) and the slot's table position (low half): no hashing.
+    """
+    i = keys[x, 1] & 0xFFFFFFFF
+    j = i
+    while True:
+        j = (j + 1) & mask
+        y = tab[j]
+        if y < 0:
+            break
+        e = keys[y, 1]
+        h = (e >> 32) & mask
+        if (h <= i or h > j) if i <= j else (h <= i and h > j):
+            tab[i] = y
+            keys[y, 1] = (e & ~np.int64(0xFFFFFFFF)) | i
+            i = j
+    tab[i] = -1
+    lk[x, 0] = hs[0]
+    hs[0] = x
+    hs[2] -= 1
+
+
+@jit
+def _fill_table(tab: np.ndarray, keys: np.ndarray, live: np.ndarray, rehash: bool) -> None:
+    """Enter every slot in ``live`` into the empty table ``tab`` (``rehash``: hash the raw ids first)."""
+    mask = tab.shape[0] - 1
+    for j in range(live.shape[0]):
+        x = live[j]
+        h = _hash(keys[x, 0]) if rehash else keys[x, 1] >> 32
+        _slot_place(tab, keys, h, mask, x)
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """A dense kernel that also runs over slots (resident and ghost objects only).
+
+    Args:
+        name: the policy's registry name (its dense :class:`~simcache.kernels.base.KernelSpec` has the same).
+        fn: ``fn(ids, sizes, bsz, nxt, base, warmup, cnt, hitout, cap, sc, fp, *obj_arrays, keys, tab, hs)``,
+            raw int64 ids; returns the requests replayed, fewer than the chunk when it needed a slot and
+            none was left (the state is then consistent, and the caller grows it and goes on).
+        pointers: ``sc[:pointers]`` are list heads and tails (object numbers, -1 for none).
+        bound: ``bound(sc, capacity)``: the most units (entries or bytes) resident and ghost objects
+            together can hold; divided by the smallest size seen it bounds the live slots.
+        where: column of the dense kernel's first per-object array (``rec``, list links in columns 0
+            and 1) that is 0 for an object in no list.
+    """
+
+    name: str
+    fn: Callable[..., int]
+    pointers: int
+    bound: Callable[[np.ndarray, int], int]
+    where: int = 2
+
+
+class SlotState:
+    """One running cache of a :class:`SlotSpec` kernel: O(resident + ghost objects), never O(catalogue).
+
+    Args:
+        spec: the dense kernel spec (its per-object arrays become per-slot arrays).
+        sspec: the slot kernel.
+        capacity: entries or bytes.
+        sc: int64 scalars from the dense spec's ``init`` (same meaning, list pointers are slots).
+        fp: float64 parameters from ``init``.
+    """
+
+    layout = "hashed"
+
+    def __init__(self, spec: Any, sspec: SlotSpec, capacity: int, sc: np.ndarray, fp: np.ndarray) -> None:
+        self.spec = spec
+        self.sspec = sspec
+        self.capacity = capacity
+        self.sc = sc.copy()
+        self.fp = fp.copy()
+        self.obj = [np.full(_obj_shape(0, a), a[2], dtype=a[1]) for a in spec.obj_arrays]
+        self.keys = np.zeros((0, 2), dtype=np.int64)
+        self.tab = np.full(_table_size(0), -1, dtype=np.int32)
+        self.hs = np.array([-1, 0, 0], dtype=np.int64)
+        self.smin: int | None = None
+        self.cnt = np.zeros(4, dtype=np.int64)
+        self.seconds = 0.0
+        self.grown = 0
+
+    @property
+    def resident(self) -> int:
+        """Live slots now: objects in the cache and ghost entries."""
+        return int(self.hs[2])
+
+    @property
+    def rows(self) -> int:
+        """Slots allocated."""
+        return int(self.keys.shape[0])
+
+    def max_live(self) -> int:
+        """The most live slots the directory can need given the sizes seen so far (+1 for the object entering)."""
+        units = self.sspec.bound(self.sc, self.capacity)
+        if self.smin is None:
+            return units + 1
+        return units // max(1, self.smin) + 1
+
+    def _grow(self, new: int) -> None:
+        rows = self.rows
+        for j, a in enumerate(self.spec.obj_arrays):
+            grown = np.full(_obj_shape(new, a), a[2], dtype=a[1])
+            grown[:rows] = self.obj[j]
+            self.obj[j] = grown
+        keys = np.zeros((new, 2), dtype=np.int64)
+        keys[:rows] = self.keys
+        self.keys = keys
+        if 2 * new > self.tab.shape[0]:
+            tab = np.full(_table_size(new), -1, dtype=np.int32)
+            _fill_table(tab, self.keys, self.tab[self.tab >= 0].astype(np.int64), False)
+            self.tab = tab
+        self.grown += 1
+
+    def prepare(self, sizes: np.ndarray) -> None:
+        """Grow the slots (doubling, table rehashed) if live objects could outnumber them within this chunk."""
+        if sizes.shape[0]:
+            m = int(sizes.min())
+            self.smin = m if self.smin is None else min(self.smin, m)
+        need = min(self.max_live(), self.resident + int(sizes.shape[0]))
+        if need > self.rows:
+            self._grow(max(need, min(2 * self.rows, self.max_live())))
+
+    def nbytes(self) -> int:
+        """Bytes held by this state's arrays."""
+        return int(sum(a.nbytes for a in self.obj) + self.keys.nbytes + self.tab.nbytes + self.hs.nbytes
+                   + self.sc.nbytes + self.fp.nbytes)
+
+    def run(self, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray, base: int, warmup: int,
+            hitout: np.ndarray) -> None:
+        """Replay one chunk of raw int64 ids (growing first when needed, and again if the kernel runs out)."""
+        self.prepare(sizes)
+        lo, m = 0, ids.shape[0]
+        while True:
+            done = lo + int(self.sspec.fn(ids[lo:], sizes[lo:], bsz[lo:], nxt, base + lo, warmup, self.cnt,
+                                          hitout[lo:] if hitout.shape[0] else hitout, self.capacity, self.sc,
+                                          self.fp, *self.obj, self.keys, self.tab, self.hs))
+            if done >= m:
+                return
+            lo = done
+            self._grow(max(2 * self.rows, self.rows + 1))
+
+    def adopt(self, dense: Any, raw_of: np.ndarray) -> None:
+        """Take over a dense state's objects in any list (same lists, flags, counters); ``raw_of[d]``: d's raw id."""
+        rec = dense.obj[0]
+        live = np.flatnonzero(rec[:, self.sspec.where] != 0)
+        n = int(live.shape[0])
+        sizes = dense.obj[1][live] if len(dense.obj) > 1 and n else np.zeros(0, dtype=np.int64)
+        self.smin = int(sizes.min()) if sizes.shape[0] else None
+        slot_of = np.full(rec.shape[0] + 1, -1, dtype=np.int64)  # slot_of[-1] = -1: a missing link stays missing
+        slot_of[live] = np.arange(n)
+        self.obj = [a[live].copy() for a in dense.obj]
+        self.obj[0][:, :2] = slot_of[self.obj[0][:, :2]]
+        self.sc = dense.sc.copy()
+        p = self.sspec.pointers
+        self.sc[:p] = slot_of[self.sc[:p]]
+        self.fp = dense.fp.copy()
+        self.keys = np.zeros((n, 2), dtype=np.int64)
+        self.keys[:, 0] = raw_of[live]
+        self.tab = np.full(_table_size(n), -1, dtype=np.int32)
+        _fill_table(self.tab, self.keys, np.arange(n, dtype=np.int64), True)
+        self.hs = np.array([-1, n, n], dtype=np.int64)
+        self.cnt = dense.cnt.copy()
+        self.seconds = dense.seconds
+
+
+def _obj_shape(n: int, a: tuple[Any, ...]) -> int | tuple[int, int]:
+    return (n, int(a[3])) if len(a) > 3 else n
+
+
+#: slot-mapped kernels by policy name, registered by their modules (``SLOT_SPECS``) when the kernels load
+SLOTTED: dict[str, SlotSpec] = {}
+
+
+def hashed_policies() -> list[str]:
+    """Policies with a layout bounded by the cached objects, sorted."""
+    from simcache.kernels import load_kernels  # the kernel modules register their slot layouts as they load
+
+    load_kernels()
+    return sorted({*HASHED, *SLOTTED})
+
+
+def make_hashed_state(spec: Any, capacity: int, sc: np.ndarray, fp: np.ndarray) -> HashedState | SlotState:
+    """An empty bounded-layout state for dense spec ``spec`` from its ``init`` scalars."""
+    if spec.name in SLOTTED:
+        return SlotState(spec, SLOTTED[spec.name], capacity, sc, fp)
+    return HashedState(HASHED[spec.name], capacity, sc, fp)

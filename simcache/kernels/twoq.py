@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -10,16 +10,19 @@ import numpy as np
 from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
+from simcache.kernels.hashed import SlotSpec, slot_find, slot_free, slot_hash, slot_new
 
 # where: 0 absent, 1 A1in, 2 Am, 3 A1out (ghost)
 # sc slots: 0/1 A1in, 2/3 Am, 4/5 A1out head/tail, 6 used, 7 A1in used, 8 A1out used, 9 Kin, 10 Kout,
 #           11 libCacheSim's variant (TwoQ.c's byte-size rules, see :class:`simcache.policies.twoq.TwoQ`)
 # rec[x]: 0/1 links (newer, older; only read while x is in a list), 2 where, 3 freq: one cache line
+# x is a dense id, or in the bounded layout a slot (tab, keys, hs: simcache.kernels.hashed's slot table;
+# mask = -1 when the table is empty, the dense layout): a slot is freed wherever its object leaves every list
 _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 
 @jit_inline
-def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs):  # noqa: ANN001
+def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, keys, tab, hs, mask, hashed):  # noqa: ANN001
     if it >= 0 and (iu > kin or mt < 0):
         k = it
         s = osize[k]
@@ -27,6 +30,8 @@ def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs):  #
         iu -= s
         if lcs and s > kout:
             rec[k, 2] = 0
+            if hashed:
+                slot_free(tab, keys, rec, hs, k, mask)
             return ih, it, mh, mt, oh, ot, used - s, iu, ou
         oh, ot = push_front(rec, oh, ot, k)
         rec[k, 2] = 3
@@ -36,92 +41,137 @@ def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs):  #
             oh, ot = unlink(rec, oh, ot, g)
             rec[g, 2] = 0
             ou -= osize[g]
+            if hashed:
+                slot_free(tab, keys, rec, hs, g, mask)
     else:
         k = mt
         mh, mt = unlink(rec, mh, mt, k)
         rec[k, 2] = 0
+        if hashed:
+            slot_free(tab, keys, rec, hs, k, mask)
     return ih, it, mh, mt, oh, ot, used - osize[k], iu, ou
 
 
 @jit
 def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
-    """2Q replay of one chunk."""
-    ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
-    used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]
-    lcs = sc[11] != 0
-    nh = nm = nbh = nbm = 0
-    want = hitout.shape[0] > 0
-    for i in range(ids.shape[0]):
-        x = ids[i]
-        s = sizes[i]
-        w = rec[x, 2]
-        hit = w == 1 or w == 2
-        if hit:
-            if w == 2 and mh != x:
-                mh, mt = unlink(rec, mh, mt, x)
-                mh, mt = push_front(rec, mh, mt, x)
-            if s != osize[x] and not lcs:
-                d = s - osize[x]
-                if w == 1:
-                    iu += d
-                osize[x] = s
-                used += d
-                if s > cap:
-                    if w == 2:
-                        mh, mt = unlink(rec, mh, mt, x)
-                    else:
-                        ih, it = unlink(rec, ih, it, x)
-                        iu -= s
-                    rec[x, 2] = 0
-                    used -= s
-                else:
-                    while used > cap:
-                        ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                            rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs)
-        elif s <= cap:
-            ghost = w == 3
-            if ghost:
-                oh, ot = unlink(rec, oh, ot, x)
-                rec[x, 2] = 0
-                ou -= osize[x]
-            admit = not (lcs and s > kin)  # TwoQ_can_insert, after the ghost was consumed
-            if admit:
-                while used + s > cap:
-                    ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
-                        rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs)
-            if admit and ghost and lcs:
-                # Am->get: Am is an LRU cache of capacity - Kin units
-                admit = s <= cap - kin
-                while admit and mt >= 0 and used - iu + s > cap - kin:
-                    k = mt
-                    mh, mt = unlink(rec, mh, mt, k)
-                    rec[k, 2] = 0
-                    used -= osize[k]
-            if admit:
-                osize[x] = s
-                used += s
-                if ghost:
-                    mh, mt = push_front(rec, mh, mt, x)
-                    rec[x, 2] = 2
-                else:
-                    ih, it = push_front(rec, ih, it, x)
-                    rec[x, 2] = 1
-                    iu += s
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
+    """2Q replay of one chunk of dense ids."""
+    _dense_loop(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
+               np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(3, dtype=np.int64))
+
+
+def _loop(hashed: bool) -> Callable[..., int]:
+    """The 2Q loop over dense ids (``hashed`` False: the table arguments are unused) or slots (True).
+
+    ``hashed`` is a closure constant of each compiled loop, so the dense loop carries no test of the layout.
+    """
+
+    @jit
+    def twoq_slots(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
+        """2Q replay of one chunk: dense ids (empty ``tab``), or raw ids through the slot table; returns requests done."""
+        ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+        used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]
+        lcs = sc[11] != 0
+        mask = tab.shape[0] - 1
+        room = rec.shape[0]
+        done = ids.shape[0]
+        nh = nm = nbh = nbm = 0
+        want = hitout.shape[0] > 0
+        for i in range(ids.shape[0]):
+            key = ids[i]
+            s = sizes[i]
+            if hashed:
+                h = slot_hash(key)
+                x = slot_find(tab, keys, key, h, mask)
+                if x < 0 and s <= cap and hs[0] < 0 and hs[1] >= room:
+                    done = i  # no slot left for an object that may enter: the caller grows the state
+                    break
+                w = rec[x, 2] if x >= 0 else 0
             else:
-                nm += 1
-                nbm += bsz[i]
-        if want:
-            hitout[i] = hit
-    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = ih, it, mh, mt, oh, ot
-    sc[6], sc[7], sc[8] = used, iu, ou
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+                h = 0
+                x = key
+                w = rec[x, 2]
+            hit = w == 1 or w == 2
+            if hit:
+                if w == 2 and mh != x:
+                    mh, mt = unlink(rec, mh, mt, x)
+                    mh, mt = push_front(rec, mh, mt, x)
+                if s != osize[x] and not lcs:
+                    d = s - osize[x]
+                    if w == 1:
+                        iu += d
+                    osize[x] = s
+                    used += d
+                    if s > cap:
+                        if w == 2:
+                            mh, mt = unlink(rec, mh, mt, x)
+                        else:
+                            ih, it = unlink(rec, ih, it, x)
+                            iu -= s
+                        rec[x, 2] = 0
+                        used -= s
+                        if hashed:
+                            slot_free(tab, keys, rec, hs, x, mask)
+                    else:
+                        while used > cap:
+                            ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
+                                rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, keys, tab, hs, mask, hashed)
+            elif s <= cap:
+                ghost = w == 3
+                if ghost:
+                    oh, ot = unlink(rec, oh, ot, x)
+                    rec[x, 2] = 0
+                    ou -= osize[x]
+                admit = not (lcs and s > kin)  # TwoQ_can_insert, after the ghost was consumed
+                if admit:
+                    while used + s > cap:
+                        ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
+                            rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, keys, tab, hs, mask, hashed)
+                if admit and ghost and lcs:
+                    # Am->get: Am is an LRU cache of capacity - Kin units
+                    admit = s <= cap - kin
+                    while admit and mt >= 0 and used - iu + s > cap - kin:
+                        k = mt
+                        mh, mt = unlink(rec, mh, mt, k)
+                        rec[k, 2] = 0
+                        used -= osize[k]
+                        if hashed:
+                            slot_free(tab, keys, rec, hs, k, mask)
+                if admit:
+                    if x < 0:
+                        x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    osize[x] = s
+                    used += s
+                    if ghost:
+                        mh, mt = push_front(rec, mh, mt, x)
+                        rec[x, 2] = 2
+                    else:
+                        ih, it = push_front(rec, ih, it, x)
+                        rec[x, 2] = 1
+                        iu += s
+                if ghost and hashed and rec[x, 2] == 0:  # a ghost refused leaves its slot
+                    slot_free(tab, keys, rec, hs, x, mask)
+            if base + i >= warmup:
+                if hit:
+                    nh += 1
+                    nbh += bsz[i]
+                else:
+                    nm += 1
+                    nbm += bsz[i]
+            if want:
+                hitout[i] = hit
+        sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = ih, it, mh, mt, oh, ot
+        sc[6], sc[7], sc[8] = used, iu, ou
+        cnt[0] += nh
+        cnt[1] += nm
+        cnt[2] += nbh
+        cnt[3] += nbm
+        return done
+
+    return twoq_slots
+
+
+twoq_slots = _loop(True)
+_dense_loop = _loop(False)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -137,3 +187,5 @@ def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:
 
 TWOQ = KernelSpec("2q", twoq_kernel, {"kin": 0.25, "kout": 0.5, "variant": "paper"}, _init, _OBJ, check=_check)
 SPECS = (TWOQ,)
+# residents within c, A1out within Kout (sc[10]), the object entering aside
+SLOT_SPECS = (SlotSpec("2q", twoq_slots, 6, lambda sc, cap: cap + int(sc[10]) + 1),)

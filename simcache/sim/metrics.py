@@ -377,7 +377,8 @@ class Recorder:
     def timeseries(self) -> pd.DataFrame:
         """Tidy per-window metrics: columns time, component, metric, value.
 
-        Rows: latency quantiles per window (component ``latency:STREAM``, metrics ``p50_s``... in seconds),
+        Rows: latency quantiles per window (component ``latency:STREAM``, metrics ``p50_ms``... in
+        milliseconds, as the summary's ``latency_ms``),
         windowed counts (per window), and each watched component's scraped counters: cumulative ones as
         ``NAME_rate`` (per second), gauges as their level, and ``hit_ratio`` when it counts hits and misses.
         """
@@ -390,8 +391,8 @@ class Recorder:
             self._flush(s)
             for wi, counts in s.windows().items():
                 for q, v in zip(QUANTILES, quantiles_of(counts, QUANTILES, s.hist), strict=True):
-                    # the unit is in the name: the summary's latency_ms is in milliseconds, these in seconds
-                    rows.append((wi * w, f"latency:{name}", f"{_qname(q)}_s", v))
+                    # milliseconds, as the summary's latency_ms; the unit is in the name
+                    rows.append((wi * w, f"latency:{name}", f"{_qname(q)}_ms", v * 1000.0))
         gauges = {name: g for name, _, g in self._watched}
         prev: dict[str, tuple[float, dict[str, float]]] = {}
         for t, name, d in self._scrapes:

@@ -49,9 +49,6 @@ class SimResult:
         ts = self.timeseries
         if ts.empty:
             return pd.DataFrame(columns=["time"])
-        lat = ts["metric"].str.endswith("_s") & ts["component"].str.startswith("latency:")
-        ts = ts.assign(value=ts["value"].where(~lat, ts["value"] * 1000),
-                       metric=ts["metric"].where(~lat, ts["metric"].str[:-2] + "_ms"))
         wide = ts.pivot_table(index="time", columns=["component", "metric"], values="value", aggfunc="last")
         wide.columns = [f"{c}.{m}" for c, m in wide.columns]
         return wide.reset_index()

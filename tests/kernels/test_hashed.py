@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -12,11 +13,22 @@ from hypothesis import strategies as st
 import simcache.kernels as kernels
 from simcache.errors import UsageError
 from simcache.kernels import KERNELS, ArraySource, hit_sequence, replay_fast
-from simcache.kernels.hashed import BUDGET, HASHED, HashedState, home_slot, new_hashed_state
+from simcache.kernels.hashed import (
+    BUDGET,
+    HASHED,
+    SLOTTED,
+    HashedState,
+    SlotState,
+    hashed_policies,
+    home_slot,
+    new_hashed_state,
+)
 from simcache.traces.base import Chunk
 from tests.kernels._reference import reference_hits, traces
 
-POLICIES = sorted(HASHED)
+POLICIES = hashed_policies()
+QUEUES = sorted(HASHED)  # one list, int64 slot rows (HashedState)
+SLOT_POLICIES = [p for p in POLICIES if p in SLOTTED]  # the dense kernel's rows by slot, ghosts included
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PARAMS = {"clock": {"bits": 2}}
 
@@ -47,6 +59,9 @@ def _check_table(state: HashedState) -> None:
         x = int(rec[x, 3])
     assert sorted(on_list) == sorted(int(v) for v in tab[occupied])
     for j in occupied:
+        # the row's last column: the id's 31-bit hash (high half) and where the slot sits (low half)
+        assert int(rec[tab[j], -1]) & 0xFFFFFFFF == j
+        assert int(rec[tab[j], -1]) >> 32 == home_slot(int(rec[tab[j], 0]), 2**31)
         h = home_slot(int(rec[tab[j], 0]), size)
         i = h
         while i != j:  # no hole between the home slot and the entry
@@ -89,7 +104,7 @@ def test_colliding_ids_match_reference(policy: str, picks: list[int], sizes_seed
     assert (hit_sequence(policy, raw, sizes, cap, bytes_mode=bytes_mode, chunk=chunk) == ref).all()
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", QUEUES)
 def test_table_stays_consistent_under_collisions(policy: str) -> None:
     keys = _colliding(16, (15, 0, 1), 24)
     rng = np.random.default_rng(5)
@@ -130,7 +145,7 @@ def test_uint64_ids_above_2_63_equal_their_int64_views() -> None:
         assert a["hits"] == int(ref.sum()) and a["state"] == "hashed"
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", QUEUES)
 def test_bytes_mode_grows_the_table_between_chunks(policy: str) -> None:
     rng = np.random.default_rng(11)
     cap = 2000
@@ -159,7 +174,7 @@ def test_bytes_mode_grows_the_table_between_chunks(policy: str) -> None:
     assert (np.concatenate(out).astype(bool) == reference_hits(policy, ids, sizes, cap)).all()
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", QUEUES)
 @pytest.mark.parametrize("bytes_mode", [False, True])
 def test_state_bytes_per_cached_object_within_budget(policy: str, bytes_mode: bool) -> None:
     rng = np.random.default_rng(13)
@@ -214,7 +229,8 @@ def test_auto_layout_follows_the_catalogue_and_the_distinct_count(monkeypatch: p
     dense = replay_fast(ArraySource(ids, chunk=4096), "lru", [1000, 10_000], bytes_mode=False, state="dense")
     for a, b, c in zip(rows, moved, dense, strict=True):
         assert (a["hits"], a["byte_hits"]) == (b["hits"], b["byte_hits"]) == (c["hits"], c["byte_hits"])
-    assert replay_fast(ArraySource(ids), "arc", [10], bytes_mode=False)[0]["state"] == "dense"
+    assert replay_fast(ArraySource(ids), "lfu", [10], bytes_mode=False)[0]["state"] == "dense"
+    assert replay_fast(ArraySource(ids), "arc", [10], bytes_mode=False)[0]["state"] == "hashed"
 
 
 @pytest.mark.parametrize("policy", ["sieve", "clock"])
@@ -234,7 +250,137 @@ def test_moving_mid_trace_keeps_order_flags_and_hand(policy: str, monkeypatch: p
 
 def test_bad_layout_requests_are_usage_errors() -> None:
     ids = np.arange(10)
-    with pytest.raises(UsageError, match="no hashed kernel for policy 'arc'"):
-        replay_fast(ArraySource(ids), "arc", [2], bytes_mode=False, state="hashed")
+    with pytest.raises(UsageError, match="no hashed kernel for policy 'lfu'"):
+        replay_fast(ArraySource(ids), "lfu", [2], bytes_mode=False, state="hashed")
     with pytest.raises(UsageError, match="state must be one of"):
         replay_fast(ArraySource(ids), "lru", [2], bytes_mode=False, state="sparse")
+
+
+# --- slot-mapped layouts (ARC, S3-FIFO): residents and ghosts in slots --------------------------------------
+
+VARIANT_PARAMS = {
+    "arc": [{}, {"variant": "libcachesim"}],
+    "2q": [{}, {"variant": "libcachesim"}, {"kin": 0.5, "kout": 1.0}, {"variant": "libcachesim", "kin": 0.6, "kout": 0.1}],
+    "s3fifo": [{}, {"variant": "libcachesim"}, {"refuse_large": False},
+               {"small_ratio": 0.25, "ghost_ratio": 0.5, "move_to_main_threshold": 1},
+               {"variant": "libcachesim", "small_ratio": 0.3, "refuse_large": False}],
+}
+VARIANT_CASES = [(p, prm) for p in SLOT_POLICIES for prm in VARIANT_PARAMS.get(p, [{}])]
+
+
+def _check_slots(state: SlotState) -> None:
+    """The table holds exactly the live slots (objects in some list), each reachable from its home position."""
+    tab, keys, rec = state.tab, state.keys, state.obj[0]
+    size = tab.shape[0]
+    assert size >= 2 * state.rows and size & (size - 1) == 0
+    occupied = np.flatnonzero(tab >= 0)
+    live = sorted(int(v) for v in tab[occupied])
+    assert len(live) == state.resident == len(set(live))
+    free, x = set(), int(state.hs[0])
+    while x >= 0:
+        free.add(x)
+        x = int(rec[x, 0])
+    handed = set(range(int(state.hs[1])))
+    assert set(live) == handed - free
+    assert all(rec[x, state.sspec.where] != 0 for x in live)
+    for j in occupied:
+        # keys[x]: the raw id, and its 31-bit hash (high half) with x's table position (low half)
+        assert int(keys[tab[j], 1]) & 0xFFFFFFFF == j
+        assert int(keys[tab[j], 1]) >> 32 == home_slot(int(keys[tab[j], 0]), 2**31)
+        i = home_slot(int(keys[tab[j], 0]), size)
+        while i != j:
+            assert tab[i] >= 0
+            i = (i + 1) % size
+
+
+@pytest.mark.parametrize(("policy", "params"), VARIANT_CASES)
+@pytest.mark.parametrize("bytes_mode", [False, True])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=traces(), wide=st.booleans())
+def test_slot_layout_matches_reference_and_dense_in_every_variant(policy: str, params: dict, bytes_mode: bool,
+                                                                  case: tuple, wide: bool) -> None:
+    raw, sizes, capacity, chunk = case
+    if wide:
+        raw = np.where(raw % 3 == 0, raw * -0x5DEECE66D - 2**62, raw * 0x2545F4914F6CDD1D)
+    sz = sizes if bytes_mode else None
+    ref = reference_hits(policy, raw, sz, capacity, params)
+    for layout in ("hashed", "dense"):
+        got = hit_sequence(policy, raw, sz, capacity, bytes_mode=bytes_mode, chunk=chunk, params=params,
+                           state=layout)
+        first = int(np.argmax(got != ref)) if (got != ref).any() else -1
+        assert first == -1, f"{policy} {params} {layout}: first differing request {first}"
+
+
+@pytest.mark.parametrize(("policy", "params"), VARIANT_CASES)
+@pytest.mark.parametrize("bytes_mode", [False, True])
+def test_slot_table_consistent_and_bounded_by_residents_and_ghosts(policy: str, params: dict,
+                                                                   bytes_mode: bool) -> None:
+    keys = _colliding(64, (63, 0, 1, 2), 200)  # long clusters wrapping the end of a 64-position table
+    rng = np.random.default_rng(23)
+    cap = 40 if not bytes_mode else 120  # S3-FIFO's small queue (10%) must hold more than one object
+    spec = KERNELS[policy]
+    st_ = new_hashed_state(spec, cap, params, bytes_mode)
+    assert isinstance(st_, SlotState)
+    all_ids, all_sizes, out = [], [], []
+    for _ in range(30):
+        ids = keys[rng.zipf(1.1, 97) % 200]
+        sizes = (np.abs(ids) % 7 + 1) if bytes_mode else np.ones(97, dtype=np.int64)
+        hit = np.zeros(97, dtype=np.int8)
+        st_.run(ids, sizes, sizes, np.zeros(0, dtype=np.int64), 0, 0, hit)
+        _check_slots(st_)
+        # live slots never exceed what the directory can hold (residents + ghosts), however many ids pass
+        assert st_.resident <= st_.rows <= st_.max_live()
+        all_ids.append(ids)
+        all_sizes.append(sizes)
+        out.append(hit)
+    ids, sizes = np.concatenate(all_ids), np.concatenate(all_sizes)
+    ref = reference_hits(policy, ids, sizes if bytes_mode else None, cap, params)
+    assert (np.concatenate(out).astype(bool) == ref).all()
+    assert 0 < ref.sum() < ref.shape[0]
+
+
+@pytest.mark.parametrize("policy", SLOT_POLICIES)
+def test_slot_kernel_out_of_slots_stops_and_resumes(policy: str) -> None:
+    # a bound that is far too small: the kernel stops at the request that needs a slot, the state grows and
+    # the replay resumes there, request for request as the reference
+    rng = np.random.default_rng(29)
+    ids = rng.integers(0, 300, 4000).astype(np.int64) * 104_729 - 2**50
+    st_ = new_hashed_state(KERNELS[policy], 40, {}, False)
+    st_.sspec = dataclasses.replace(st_.sspec, bound=lambda sc, cap: 0)
+    hit = np.zeros(4000, dtype=np.int8)
+    one = np.ones(4000, dtype=np.int64)
+    st_.run(ids, one, one, np.zeros(0, dtype=np.int64), 0, 0, hit)
+    assert st_.grown >= 5
+    assert (hit.astype(bool) == reference_hits(policy, ids, None, 40)).all()
+    assert int(st_.cnt[0]) == int(hit.sum())
+    _check_slots(st_)
+
+
+@pytest.mark.parametrize(("policy", "params"), VARIANT_CASES)
+def test_slot_layout_moves_mid_trace_with_ghosts(policy: str, params: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "DENSE_FLOOR", 0)
+    # the first chunk (few distinct ids) stays dense and fills the ghost lists; the second passes the budget
+    rng = np.random.default_rng(31)
+    ids = np.concatenate([rng.integers(0, 60, 3000), rng.integers(0, 600, 3000)]) * -977 + 5
+    sizes = np.abs(ids) % 5 + 1
+    for bytes_mode in (False, True):
+        sz = sizes if bytes_mode else None
+        ref = reference_hits(policy, ids, sz, 20, params)
+        got = hit_sequence(policy, ids, sz, 20, bytes_mode=bytes_mode, chunk=3000, params=params, state="auto")
+        assert (got == ref).all()
+        (res,) = replay_fast(ArraySource(ids, sz, chunk=3000), policy, [20], bytes_mode=bytes_mode, params=params)
+        assert res["state"] == "hashed" and res["hits"] == int(ref.sum())
+
+
+@pytest.mark.parametrize("policy", SLOT_POLICIES)
+def test_slot_state_bounded_by_cache_and_ghosts_not_catalogue(policy: str) -> None:
+    rng = np.random.default_rng(37)
+    ids = rng.integers(-(2**63), 2**63 - 1, 200_000, dtype=np.int64)[rng.zipf(1.1, 80_000) % 200_000]
+    cap = 1000
+    (res,) = replay_fast(ArraySource(ids, chunk=8192), policy, [cap], bytes_mode=False, state="hashed")
+    (dense,) = replay_fast(ArraySource(ids, chunk=8192), policy, [cap], bytes_mode=False, state="dense")
+    assert res["hits"] == dense["hits"] and res["state"] == "hashed"
+    # rows of 40 B (links, where, flag, size, raw id, hash and position) for at most 2c residents + ghosts
+    # (ARC; S3-FIFO and 2Q: c + 0.9c, c + 0.5c), a table of 2-4x int32
+    assert res["state_bytes"] <= 2 * cap * (40 + 16) + 4096
+    assert dense["state_bytes"] >= len(np.unique(ids)) * 24

@@ -41,8 +41,8 @@ for policy, params in (("wtinylfu", {"doorkeeper": True, "sample_factor": 1, "wi
         if not (fast == reference_hits(policy, ids, sizes, cap, params)).all():
             bad.append((policy, params, trial))
 # slot-hashed layouts (raw 64-bit ids hashed in the loop; "auto" moves over mid-trace) against the same reference
-from simcache.kernels import HASHED
-for policy in sorted(HASHED):
+from simcache.kernels.hashed import hashed_policies
+for policy in hashed_policies():
     for trial in range(4):
         n, u = 250, int(rng.integers(4, 40))
         ids = (rng.integers(0, u, n) * -0x5DEECE66D - 2**62) if trial % 2 else (rng.zipf(1.4, n) % u) * 0x2545F4914F6CDD1D

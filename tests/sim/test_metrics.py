@@ -44,8 +44,8 @@ def test_recorder_windows_add_up_to_totals() -> None:
     assert ok.set_index("time").value.to_dict()[3.0] == int(((ts >= 3) & (ts < 4)).sum())
     assert rec.total("client", "timeout") == 100
     assert rec.latency_summary("all")["count"] == 5000
-    p50 = df[(df.component == "latency:all") & (df.metric == "p50_s")].value
-    assert np.allclose(p50, 0.01, rtol=0.01)
+    p50 = df[(df.component == "latency:all") & (df.metric == "p50_ms")].value
+    assert np.allclose(p50, 10.0, rtol=0.01)  # milliseconds, as the summary
 
 
 def test_cache_server_keys_and_memory_are_levels_not_rates() -> None:

@@ -474,7 +474,9 @@ def real_pair() -> Any:
         pr, replica = _start_real(exe, "--replicaof", "127.0.0.1", str(mport), "--repl-diskless-sync-delay", "0")
         procs.append(pr)
         deadline = time.monotonic() + 10
-        while replica.info("replication").get("master_link_status") != "up":
+        # the replica's link up, and the master listing it online (after the replica's first REPLCONF ACK)
+        while (replica.info("replication").get("master_link_status") != "up"
+               or not master.execute_command("ROLE")[2]):
             if time.monotonic() > deadline:
                 pytest.skip("the real replica did not connect to its master")
             time.sleep(0.05)
