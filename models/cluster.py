@@ -48,8 +48,7 @@ from typing import Any, Literal
 import simpy
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist
+from simcache.sim.dists import check_dists
 from simcache.sim.ledger import Ledger, dataset_of
 from simcache.sim.redis import Redis
 from simcache.sim.redis.client import Retry
@@ -104,11 +103,7 @@ class ClusterParams:
             raise ValueError(f"write_fraction must be in [0, 1], got {self.write_fraction!r}")
         if not 0 <= self.fault_at:
             raise ValueError(f"fault_at must be >= 0 seconds (at or after the end: no fault), got {self.fault_at!r}")
-        for f in ("latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "latency", "service")
 
 
 class ClusterTraffic:

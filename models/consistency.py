@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from simcache.catalog import model
-from simcache.errors import UsageError
 from simcache.sim.app import App
 from simcache.sim.clients import OpenLoopClient, Workload
 from simcache.sim.consistency import (
@@ -53,7 +52,7 @@ from simcache.sim.consistency import (
     stale_set_estimate_mc,
 )
 from simcache.sim.database import Database
-from simcache.sim.dists import Dist, uniform_sampler
+from simcache.sim.dists import Dist, check_dists, uniform_sampler
 from simcache.sim.redis import Redis
 from simcache.sim.report import SimResult
 from simcache.sim.runner import System, simulate_system
@@ -136,12 +135,8 @@ class ConsistencyParams:
         names = [x.strip() for x in self.fields.split(",")]
         if not names or any(not x or ":" in x or "#" in x for x in names) or len(set(names)) != len(names):
             raise ValueError(f"fields must be distinct names without ':' or '#', separated by ',', got {self.fields!r}")
-        for f in ("db_read", "db_write", "client_latency", "cache_latency", "db_latency", "cache_service", "app_cpu",
-                  "delay"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "db_read", "db_write", "client_latency", "cache_latency", "db_latency", "cache_service", "app_cpu",
+                    "delay")
 
     @property
     def field_names(self) -> list[str]:

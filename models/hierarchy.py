@@ -20,7 +20,7 @@ from simcache.policies import policy_class, policy_names
 from simcache.sim.app import App
 from simcache.sim.clients import OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
-from simcache.sim.dists import Dist
+from simcache.sim.dists import Dist, check_dists
 from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.redis.server import KEY_OVERHEAD, MAXMEMORY_POLICIES
 from simcache.sim.report import SimResult
@@ -122,12 +122,8 @@ class HierarchyParams:
             if self.cache_policy not in MAXMEMORY_POLICIES:
                 check_policy("hierarchy", "cache_policy (a simcache policy or a Redis maxmemory-policy)",
                              self.cache_policy)
-            for f in ("browser_lookup", "browser_hop", "cdn_service", "cdn_hop", "lb_service", "lb_hop",
-                      "app_service", "app_lookup", "app_hop", "cache_service", "db_hop", "db_read", "db_write"):
-                try:
-                    Dist.parse(getattr(self, f))
-                except UsageError as err:
-                    raise UsageError(f"{f}: {err}") from None
+            check_dists(self, "browser_lookup", "browser_hop", "cdn_service", "cdn_hop", "lb_service", "lb_hop",
+                        "app_service", "app_lookup", "app_hop", "cache_service", "db_hop", "db_read", "db_write")
         except UsageError as err:
             raise ValueError(str(err).removeprefix("hierarchy: ")) from None
         if self.strategy not in STRATEGIES and ":" not in self.strategy:

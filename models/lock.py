@@ -26,8 +26,7 @@ from typing import Any, Literal
 import simpy
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist
+from simcache.sim.dists import Dist, check_dists
 from simcache.sim.locks import (
     ClockedRedisServer,
     FencedLock,
@@ -94,11 +93,7 @@ class LockParams:
         for f in ("jump", "jump_at", "retry_delay", "socket_timeout"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"{f} must be >= 0 seconds, got {getattr(self, f)!r}")
-        for f in ("work", "pause", "think", "latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "work", "pause", "think", "latency", "service")
 
 
 class Contenders:

@@ -30,9 +30,8 @@ from typing import Any, Literal
 import numpy as np
 
 from simcache.catalog import model
-from simcache.errors import UsageError
 from simcache.sim import faults as faults_mod
-from simcache.sim.dists import Dist
+from simcache.sim.dists import check_dists
 from simcache.sim.ledger import Ledger
 from simcache.sim.oracle import Value
 from simcache.sim.redis import Redis, RedisServer
@@ -92,11 +91,7 @@ class PersistenceParams:
             raise ValueError(f"appendfsync must be one of {', '.join(FSYNC_POLICIES)}, got {self.appendfsync!r}")
         if self.fault not in ("crash", "power-loss", "none"):
             raise ValueError(f"fault must be one of crash, power-loss, none, got {self.fault!r}")
-        for f in ("fsync_time", "latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "fsync_time", "latency", "service")
 
 
 class PersistenceRun:

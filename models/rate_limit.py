@@ -30,8 +30,7 @@ import numpy as np
 import simpy
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist, uniform_sampler
+from simcache.sim.dists import check_dists, uniform_sampler
 from simcache.sim.locks import Host
 from simcache.sim.ratelimit import (
     LIMITERS,
@@ -97,11 +96,7 @@ class RateLimitParams:
                 raise ValueError(f"{f} must be >= 0 seconds, got {getattr(self, f)!r}")
         if not 0 <= self.abort <= 1:
             raise ValueError(f"abort must be a probability in [0, 1], got {self.abort!r}")
-        for f in ("latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "latency", "service")
 
 
 class Traffic:

@@ -37,9 +37,8 @@ from typing import Any, Literal
 import numpy as np
 
 from simcache.catalog import model
-from simcache.errors import UsageError
 from simcache.sim import faults as faults_mod
-from simcache.sim.dists import Dist
+from simcache.sim.dists import check_dists
 from simcache.sim.ledger import Ledger
 from simcache.sim.oracle import CONCURRENT, STALE, Value
 from simcache.sim.redis import Redis, RedisServer
@@ -100,11 +99,7 @@ class ReplicationParams:
             raise ValueError(f"warmup must be in [0, duration), got {self.warmup!r}")
         if self.promote_at and self.promote_at >= self.duration:
             raise ValueError(f"promote_at must be < duration (0: no failover), got {self.promote_at!r}")
-        for f in ("latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "latency", "service")
 
 
 class ReplicationRun:

@@ -31,8 +31,7 @@ import numpy as np
 import simpy
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist
+from simcache.sim.dists import check_dists
 from simcache.sim.memcached import HashClient, MemcachedServer
 from simcache.sim.memcached.hashing import layout_change, make_scheme
 from simcache.sim.report import SimResult
@@ -80,11 +79,7 @@ class ShardingParams:
             raise ValueError(f"change_at must be >= 0 seconds (at or after the end: no change), got {self.change_at!r}")
         if not self.alpha >= 0 or not self.db_latency >= 0 or not 0 <= self.recovery_tolerance < 1:
             raise ValueError("alpha and db_latency must be >= 0 and recovery_tolerance in [0, 1)")
-        for f in ("latency", "service"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "latency", "service")
 
 
 class ShardedReads:

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from simcache.catalog import model
-from simcache.errors import UsageError
 from simcache.sim.app import App
 from simcache.sim.clients import OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
-from simcache.sim.dists import Dist
+from simcache.sim.dists import Dist, check_dists
 from simcache.sim.oracle import Value
 from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.report import SimResult
@@ -100,11 +99,7 @@ class StampedeParams:
         if self.protection == "seed-lock" and not float(self.ttl).is_integer():
             raise ValueError(f"ttl must be whole seconds with protection seed-lock (the seed's SETEX takes "
                              f"seconds), got {self.ttl!r}")
-        for f in ("recompute", "cache_service", "cache_latency", "db_latency", "client_latency", "app_cpu"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "recompute", "cache_service", "cache_latency", "db_latency", "client_latency", "app_cpu")
         self.config()  # validates ttl, beta, jitter, stale, lease_ttl, poll, scope, lock_ttl
 
     def config(self) -> StampedeConfig:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from simcache.catalog import model
-from simcache.errors import UsageError
 from simcache.policies import policy_class, policy_names
 from simcache.sim.app import App
 from simcache.sim.clients import ClosedLoopClient, OpenLoopClient, Workload
 from simcache.sim.database import Database, DatabaseClient
-from simcache.sim.dists import Dist
+from simcache.sim.dists import Dist, check_dists
 from simcache.sim.memcached import Client as MemcacheClient
 from simcache.sim.memcached import MemcachedServer
 from simcache.sim.pool import BlockingConnectionPool, ConnectionPool
@@ -112,12 +111,8 @@ class ThreeTierParams:
                 raise ValueError(f"{f}: {name!r} is an offline policy (it reads the future of a trace); a live "
                                  f"cache needs an online one such as lru")
         check_load("three-tier", self.rate if self.users == 0 else 0.0, self.duration, self.users)
-        for f in ("think", "cache_service", "db_read", "db_write", "app_cpu", "client_latency", "cache_latency",
-                  "db_latency"):
-            try:
-                Dist.parse(getattr(self, f))
-            except UsageError as err:
-                raise ValueError(f"{f}: {err}") from None
+        check_dists(self, "think", "cache_service", "db_read", "db_write", "app_cpu", "client_latency", "cache_latency",
+                    "db_latency")
 
 
 def _pool(world: World, size: int, wait: float, name: str) -> ConnectionPool:

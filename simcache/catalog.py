@@ -129,27 +129,33 @@ def model_dirs() -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def load_models(force: bool = False) -> dict[str, ModelSpec]:
-    """Import every ``*.py`` file in the model folders (once) and return the catalogue."""
-    global _LOADED
-    if _LOADED and not force:
-        return _MODELS
-    for d in model_dirs():
+def import_files(dirs: list[Path], package: str, force: bool = False) -> None:
+    """Import every ``*.py`` file of ``dirs`` (not ``_*``) as a module of the namespace ``package``, once each
+    (again with ``force``); the files register themselves (``@model``, ``@scenario``) as they are imported."""
+    for d in dirs:
         for path in sorted(d.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            modname = f"simcache_models.{path.stem}"
+            modname = f"{package}.{path.stem}"
             if modname in sys.modules and not force:
                 continue
-            if "simcache_models" not in sys.modules:
-                pkg = types.ModuleType("simcache_models")
+            if package not in sys.modules:
+                pkg = types.ModuleType(package)
                 pkg.__path__ = []
-                sys.modules["simcache_models"] = pkg
+                sys.modules[package] = pkg
             spec = importlib.util.spec_from_file_location(modname, path)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[modname] = module
             spec.loader.exec_module(module)
+
+
+def load_models(force: bool = False) -> dict[str, ModelSpec]:
+    """Import every ``*.py`` file in the model folders (once) and return the catalogue."""
+    global _LOADED
+    if _LOADED and not force:
+        return _MODELS
+    import_files(model_dirs(), "simcache_models", force)
     _LOADED = True
     return _MODELS
 

@@ -29,7 +29,6 @@ numbers — and ``figures`` writes PNG files.  The same parameters and seed give
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import sys
 import time
@@ -209,22 +208,9 @@ def load_scenarios(force: bool = False) -> dict[str, Scenario]:
     global _LOADED
     if _LOADED and not force:
         return _SCENARIOS
-    for d in scenario_dirs():
-        for path in sorted(d.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
-            modname = f"simcache_scenarios.{path.stem}"
-            if modname in sys.modules and not force:
-                continue
-            if "simcache_scenarios" not in sys.modules:
-                pkg = types.ModuleType("simcache_scenarios")
-                pkg.__path__ = []
-                sys.modules["simcache_scenarios"] = pkg
-            spec = importlib.util.spec_from_file_location(modname, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[modname] = module
-            spec.loader.exec_module(module)
+    from simcache.catalog import import_files
+
+    import_files(scenario_dirs(), "simcache_scenarios", force)
     _LOADED = True
     return _SCENARIOS
 

@@ -124,6 +124,16 @@ class Dist:
         return f"{self.kind}:{self.a:g},{self.b:g}"
 
 
+def check_dists(params: object, *fields: str) -> None:
+    """Parse each named field of a model's parameters as a distribution; a bad one raises ``ValueError`` naming
+    the field (``"db_read: ..."``), as a parameter dataclass's ``__post_init__`` reports errors."""
+    for f in fields:
+        try:
+            Dist.parse(getattr(params, f))
+        except UsageError as err:
+            raise ValueError(f"{f}: {err}") from None
+
+
 def constant(v: float) -> Dist:
     """A constant."""
     return Dist("constant", v)
