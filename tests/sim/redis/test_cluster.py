@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -28,6 +26,7 @@ from simcache.sim.redis.cluster import (
 )
 from simcache.sim.redis.cluster_client import ClusterRouter, reshard
 from simcache.sim.world import World
+from tests.sim.redis.conftest import start_real_redis, stop_real_redis
 
 LAT = "const:0.0005"
 
@@ -480,35 +479,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def real_cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real ``redis-server --cluster-enabled yes`` (no slots assigned) in a temporary directory."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed, so CLUSTER KEYSLOT cannot be compared with a real server")
-    redis = pytest.importorskip("redis", reason="the redis Python package is needed to talk to a real redis-server")
     d: Path = tmp_path_factory.mktemp("cluster")
-    port = _free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf"),
-                             "--dir", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
+    proc, client, _ = start_real_redis("--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf"),
+                                       purpose="the CLUSTER KEYSLOT comparison", workdir=str(d), port=_free_port())
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.exceptions.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip(f"redis-server --cluster-enabled yes did not start on port {port}")
-                time.sleep(0.05)
         yield client
     finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_real_redis(proc, client)
 
 
 def test_keyslot_matches_a_real_server(real_cluster_node: Any) -> None:

@@ -429,50 +429,21 @@ def test_replica_reads_round_robin_and_staleness() -> None:
 
 
 # ----------------------------------------------------- differential
-def _start_real(exe: str, *args: str) -> tuple[Any, Any]:
-    import subprocess
-    import tempfile
-    import time
-
-    import redis
-
-    from tests.sim.redis.conftest import _free_port
-
-    port = _free_port()
-    # its own working directory: a BGSAVE or CONFIG SET appendonly writes its files there, not in the checkout
-    workdir = tempfile.mkdtemp(prefix="simcache-redis-")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", workdir, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if client.ping():
-                return proc, client
-        except redis.exceptions.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.skip(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def real_pair() -> Any:
     """A real master and a real replica of it (RESP2 redis-py clients); skips without redis-server."""
-    import shutil
     import time
 
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed, so the replication differential tests cannot run")
-    pytest.importorskip("redis", reason="the redis Python package is needed to talk to a real redis-server")
-    procs = []
+    from tests.sim.redis.conftest import start_real_redis, stop_real_redis
+
+    servers = []
     try:
-        pm, master = _start_real(exe)
-        procs.append(pm)
+        servers.append(start_real_redis(purpose="the replication differential tests")[:2])
+        master = servers[0][1]
         mport = master.connection_pool.connection_kwargs["port"]
-        pr, replica = _start_real(exe, "--replicaof", "127.0.0.1", str(mport), "--repl-diskless-sync-delay", "0")
-        procs.append(pr)
+        servers.append(start_real_redis("--replicaof", "127.0.0.1", str(mport), "--repl-diskless-sync-delay", "0",
+                                        purpose="the replication differential tests")[:2])
+        replica = servers[1][1]
         deadline = time.monotonic() + 10
         # the replica's link up, and the master listing it online (after the replica's first REPLCONF ACK)
         while (replica.info("replication").get("master_link_status") != "up"
@@ -482,9 +453,8 @@ def real_pair() -> Any:
             time.sleep(0.05)
         yield master, replica
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
+        for proc, client in servers:
+            stop_real_redis(proc, client)
 
 
 def _sim_info_pair() -> tuple[dict[str, Any], dict[str, Any], list[Any], list[Any]]:

@@ -14,9 +14,7 @@ commands; the scenario turns the period to 1 s once to see one PING enter the st
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ import pytest
 from simcache.sim.redis import Redis, RedisServer
 from simcache.sim.rpc import RemoteError
 from simcache.sim.world import World
-from tests.sim.redis.conftest import _free_port
+from tests.sim.redis.conftest import _free_port, start_real_redis, stop_real_redis
 
 #: a Unix time for the simulation's clock: milliseconds have 13 digits, as the real server's have now
 SIM_UNIX_START = 1_800_000_000.0
@@ -267,28 +265,6 @@ def scenario(ctx: Ctx) -> Scenario:
 
 
 # ---------------------------------------------------------------- real run
-def _start_real(exe: str, *args: str) -> tuple[subprocess.Popen[bytes], Any, int]:
-    """A ``redis-server`` on a free port, in its own temporary directory (no file lands in the checkout)."""
-    import redis
-
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="simcache-redis-")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", workdir, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if client.ping():
-                return proc, client, port
-        except redis.exceptions.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                pytest.skip(f"redis-server did not start on port {port}")
-            time.sleep(0.02)
-
-
 def _real_step(clients: dict[str, Any], step: Step) -> Any:
     import redis
 
@@ -321,29 +297,19 @@ def _drive(gen: Scenario, step: Callable[[Step], Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def real_obs() -> Iterator[dict[str, Any]]:
     """The scenario's observations on a real master and replica (started for this module, then stopped)."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed, so replication cannot be compared with a real Redis")
-    pytest.importorskip("redis", reason="the redis Python package is needed to talk to a real redis-server")
-    procs: list[subprocess.Popen[bytes]] = []
+    why = "the replication comparison with a real Redis"
+    servers: list[tuple[subprocess.Popen[bytes], Any]] = []
     clients: dict[str, Any] = {}
     try:
-        pm, clients["m"], mport = _start_real(exe, "--repl-ping-replica-period", "3600",
-                                              "--repl-diskless-sync-delay", "0")
-        procs.append(pm)
-        pr, clients["r"], _ = _start_real(exe, "--replicaof", "127.0.0.1", str(mport))
-        procs.append(pr)
+        pm, clients["m"], mport = start_real_redis("--repl-ping-replica-period", "3600",
+                                                   "--repl-diskless-sync-delay", "0", purpose=why)
+        servers.append((pm, clients["m"]))
+        pr, clients["r"], _ = start_real_redis("--replicaof", "127.0.0.1", str(mport), purpose=why)
+        servers.append((pr, clients["r"]))
         yield _drive(scenario(Ctx(dead_master=("127.0.0.1", _free_port()))), lambda s: _real_step(clients, s))
     finally:
-        for c in clients.values():
-            c.close()
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        for proc, client in servers:
+            stop_real_redis(proc, client)
 
 
 # ----------------------------------------------------------------- sim run
