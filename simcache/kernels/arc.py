@@ -10,7 +10,7 @@ import numpy as np
 from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
 from simcache.kernels.base import KernelSpec
-from simcache.kernels.hashed import SlotSpec, slot_find, slot_free, slot_hash, slot_new
+from simcache.kernels.hashed import SlotSpec, slot_free, slot_lookup, slot_new
 
 # where: 0 absent, 1 T1, 2 T2, 3 B1, 4 B2
 # sc slots: 0/1 T1, 2/3 T2, 4/5 B1, 6/7 B2 head/tail, 8 used, 9 |T1|, 10 |T2|, 11 |B1|, 12 |B2|,
@@ -91,10 +91,9 @@ def _loop(hashed: bool) -> Callable[..., int]:
             key = ids[i]
             s = sizes[i]
             if hashed:
-                h = slot_hash(key)
-                x = slot_find(tab, keys, key, h, mask)
-                if x < 0 and s <= cap and hs[0] < 0 and hs[1] >= room:
-                    done = i  # no slot left for an object about to enter: the caller grows the state
+                h, x, full = slot_lookup(tab, keys, key, mask, s, cap, hs, room)
+                if full:
+                    done = i  # no slot left for an object that may enter: the caller grows the state
                     break
                 w = rec[x, 2] if x >= 0 else 0
             else:

@@ -537,6 +537,18 @@ def slot_find(tab, keys, k, h, mask):  # noqa: ANN001, ANN202
 
 
 @jit_inline
+def slot_lookup(tab, keys, k, mask, size, cap, hs, room):  # noqa: ANN001, ANN202
+    """A request's lookup in the slot table: (hash of ``k``, its slot or -1, whether the replay must stop).
+
+    It must stop (and the caller grow the state, then resume at this request) when ``k`` is absent, could
+    enter (``size`` <= ``cap``), and no slot is left: the free list empty and all ``room`` rows handed out.
+    """
+    h = _hash(k)
+    x = slot_find(tab, keys, k, h, mask)
+    return h, x, x < 0 and size <= cap and hs[0] < 0 and hs[1] >= room
+
+
+@jit_inline
 def _slot_place(tab, keys, h, mask, x):  # noqa: ANN001, ANN202
     j = h & mask
     while tab[j] >= 0:
