@@ -34,23 +34,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist
-from simcache.sim.ledger import Ledger
-from simcache.sim.redis import RedisServer
+from simcache.sim.dists import check_dists
 from simcache.sim.redis.sentinel import (
-    KVClient,
-    Sentinel,
-    SentinelServer,
     client_summary,
     failover_figures,
     failover_timeline,
     final_master,
-    link_all,
+    sentinel_system,
 )
 from simcache.sim.report import SimResult
 from simcache.sim.runner import System, simulate_system
-from simcache.sim.world import World
 
 MASTER = "mymaster"
 FAULTS = ("crash", "down", "partition", "none")
@@ -101,10 +94,7 @@ class SentinelFailoverParams:
         if not 0 <= self.write_fraction <= 1:
             raise ValueError(f"write_fraction must be in [0, 1], got {self.write_fraction!r}")
         self.priorities()
-        try:
-            Dist.parse(self.latency)
-        except UsageError as err:
-            raise ValueError(f"latency: {err}") from None
+        check_dists(self, "latency")
 
     def priorities(self) -> list[int]:
         """``replica-priority`` of each replica (the count of them too)."""
@@ -121,28 +111,13 @@ class SentinelFailoverParams:
 
 def build(p: SentinelFailoverParams, seed: int, client_nodes: list[str] | None = None) -> System:
     """The master, its replicas, three sentinels and the clients, on one flat network."""
-    w = World(seed=seed, window=p.window)
-    lag = p.min_replicas_max_lag
-    redis = [RedisServer(w, "redis-0", min_replicas_to_write=p.min_replicas_to_write, min_replicas_max_lag=lag)]
-    redis += [RedisServer(w, f"redis-{i + 1}", replicaof="redis-0", replica_priority=prio,
-                          min_replicas_to_write=p.min_replicas_to_write, min_replicas_max_lag=lag)
-              for i, prio in enumerate(p.priorities())]
-    sentinels = [SentinelServer(w, f"sentinel-{i}") for i in range(3)]
-    nodes = client_nodes or [f"client-{i}" for i in range(p.clients)]
-    for n in nodes:
-        w.network.add_node(n)
-    link_all(w, [r.node for r in redis] + [s.node for s in sentinels] + nodes, p.latency)
-    for s in sentinels:
-        s.monitor(MASTER, "redis-0", 6379, p.quorum, down_after_milliseconds=p.down_after_ms,
-                  failover_timeout=p.failover_timeout_ms, parallel_syncs=p.parallel_syncs)
-    ledger = Ledger()
-    clients = []
-    for n in nodes:
-        manager = Sentinel(w, n, sentinels, socket_timeout=p.sentinel_timeout, discover=p.discover)
-        r = manager.master_for(MASTER, socket_timeout=p.socket_timeout)
-        clients.append(KVClient(w, n, r, p.rate, p.write_fraction, ledger))
-    return System(w, clients, [r.name for r in redis],
-                  parts={"redis": redis, "sentinels": sentinels, "ledger": ledger, "clients": clients})
+    return sentinel_system(seed, window=p.window, client_nodes=client_nodes or [f"client-{i}" for i in range(p.clients)],
+                           latency=p.latency, replica_priorities=p.priorities(), quorum=p.quorum,
+                           down_after_ms=p.down_after_ms, failover_timeout_ms=p.failover_timeout_ms,
+                           parallel_syncs=p.parallel_syncs, min_replicas_to_write=p.min_replicas_to_write,
+                           min_replicas_max_lag=p.min_replicas_max_lag, rate=p.rate,
+                           write_fraction=p.write_fraction, socket_timeout=p.socket_timeout,
+                           sentinel_timeout=p.sentinel_timeout, discover=p.discover, master=MASTER)
 
 
 def fault_lines(p: SentinelFailoverParams, system: System) -> list[str]:

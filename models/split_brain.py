@@ -48,23 +48,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from simcache.catalog import model
-from simcache.errors import UsageError
-from simcache.sim.dists import Dist
+from simcache.sim.dists import check_dists
 from simcache.sim.ledger import Ledger
-from simcache.sim.redis import RedisServer
 from simcache.sim.redis.sentinel import (
-    KVClient,
-    Sentinel,
-    SentinelServer,
     client_summary,
     failover_figures,
     failover_timeline,
     final_master,
-    link_all,
+    sentinel_system,
 )
 from simcache.sim.report import SimResult
 from simcache.sim.runner import System, simulate_system
-from simcache.sim.world import World
 
 MASTER = "mymaster"
 
@@ -104,34 +98,16 @@ class SplitBrainParams:
             raise ValueError(f"rate must be > 0 operations/s per client, got {self.rate!r}")
         if not 0 < self.write_fraction <= 1:
             raise ValueError(f"write_fraction must be in (0, 1], got {self.write_fraction!r}")
-        try:
-            Dist.parse(self.latency)
-        except UsageError as err:
-            raise ValueError(f"latency: {err}") from None
+        check_dists(self, "latency")
 
 
 def build(p: SplitBrainParams, seed: int) -> System:
     """Master, two replicas, three sentinels, one client on each side of the coming split."""
-    w = World(seed=seed, window=p.window)
-    kw: dict[str, Any] = {"min_replicas_to_write": p.min_replicas_to_write, "min_replicas_max_lag": p.min_replicas_max_lag}
-    redis = [RedisServer(w, "redis-0", **kw)]
-    redis += [RedisServer(w, f"redis-{i}", replicaof="redis-0", **kw) for i in (1, 2)]
-    sentinels = [SentinelServer(w, f"sentinel-{i}") for i in range(3)]
-    nodes = ["client-0", "client-1"]
-    for n in nodes:
-        w.network.add_node(n)
-    link_all(w, [r.node for r in redis] + [s.node for s in sentinels] + nodes, p.latency)
-    for s in sentinels:
-        s.monitor(MASTER, "redis-0", 6379, p.quorum, down_after_milliseconds=p.down_after_ms,
-                  failover_timeout=p.failover_timeout_ms)
-    ledger = Ledger()
-    clients = []
-    for n in nodes:
-        manager = Sentinel(w, n, sentinels, socket_timeout=p.sentinel_timeout)
-        clients.append(KVClient(w, n, manager.master_for(MASTER, socket_timeout=p.socket_timeout), p.rate,
-                                p.write_fraction, ledger))
-    return System(w, clients, [r.name for r in redis],
-                  parts={"redis": redis, "sentinels": sentinels, "ledger": ledger, "clients": clients})
+    return sentinel_system(seed, window=p.window, client_nodes=["client-0", "client-1"], latency=p.latency,
+                           quorum=p.quorum, down_after_ms=p.down_after_ms, failover_timeout_ms=p.failover_timeout_ms,
+                           min_replicas_to_write=p.min_replicas_to_write, min_replicas_max_lag=p.min_replicas_max_lag,
+                           rate=p.rate, write_fraction=p.write_fraction, socket_timeout=p.socket_timeout,
+                           sentinel_timeout=p.sentinel_timeout, master=MASTER)
 
 
 def simulate(p: SplitBrainParams, seed: int, faults: list[Any] | None = None) -> SimResult:

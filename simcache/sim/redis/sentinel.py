@@ -1583,6 +1583,47 @@ def link_all(world: World, nodes: list[str], latency: str) -> None:
             world.network.add_link(a, b, latency)
 
 
+def sentinel_system(seed: int, *, window: float, client_nodes: list[str], latency: str,
+                    replica_priorities: tuple[int, ...] | list[int] = (100, 100), quorum: int = 2,
+                    down_after_ms: int = 5000, failover_timeout_ms: int = 60000, parallel_syncs: int = 1,
+                    min_replicas_to_write: int = 0, min_replicas_max_lag: int = 10, rate: float = 100.0,
+                    write_fraction: float = 0.5, socket_timeout: float = 0.5, sentinel_timeout: float = 0.2,
+                    discover: str = "masters", master: str = "mymaster") -> Any:
+    """A Sentinel-managed deployment on one flat network: master ``redis-0``, one replica per priority
+    (``redis-1``...), three sentinels monitoring ``master`` with the given quorum and timeouts, and a
+    :class:`KVClient` on each of ``client_nodes`` through :meth:`Sentinel.master_for`, all recording into one
+    :class:`~simcache.sim.ledger.Ledger`.
+
+    Returns a :class:`~simcache.sim.runner.System` whose ``parts`` hold ``redis``, ``sentinels``, ``ledger``
+    and ``clients``.
+    """
+    from simcache.sim.ledger import Ledger
+    from simcache.sim.redis.server import RedisServer
+    from simcache.sim.runner import System
+    from simcache.sim.world import World
+
+    w = World(seed=seed, window=window)
+    kw: dict[str, Any] = {"min_replicas_to_write": min_replicas_to_write, "min_replicas_max_lag": min_replicas_max_lag}
+    redis = [RedisServer(w, "redis-0", **kw)]
+    redis += [RedisServer(w, f"redis-{i + 1}", replicaof="redis-0", replica_priority=prio, **kw)
+              for i, prio in enumerate(replica_priorities)]
+    sentinels = [SentinelServer(w, f"sentinel-{i}") for i in range(3)]
+    for n in client_nodes:
+        w.network.add_node(n)
+    link_all(w, [r.node for r in redis] + [s.node for s in sentinels] + list(client_nodes), latency)
+    for s in sentinels:
+        s.monitor(master, "redis-0", 6379, quorum, down_after_milliseconds=down_after_ms,
+                  failover_timeout=failover_timeout_ms, parallel_syncs=parallel_syncs)
+    ledger = Ledger()
+    clients = []
+    for n in client_nodes:
+        manager = Sentinel(w, n, sentinels, socket_timeout=sentinel_timeout, discover=discover)
+        r = manager.master_for(master, socket_timeout=socket_timeout)
+        clients.append(KVClient(w, n, r, rate, write_fraction, ledger))
+    return System(w, clients, [r.name for r in redis],
+                  parts={"redis": redis, "sentinels": sentinels, "ledger": ledger, "clients": clients})
+
+
 def master_events(sentinels: list[SentinelServer], kind: str, name: str, host: str,
                   after: float = 0.0) -> list[tuple[float, str]]:
     """``(time, sentinel)`` of event ``kind`` (Redis's name, ``+sdown``) about master ``name`` at ``host``, by time.
