@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # remap ids once (and the next-access indexes Belady needs): not part of the timed loop
     parts = list(dense_chunks(open_trace(path), False, need_future=True))
-    d_ids = np.concatenate([p[0] for p in parts])
-    d_sz = np.concatenate([p[1] for p in parts])
-    d_nx = np.concatenate([p[3] for p in parts])
-    n_obj = parts[-1][5]
+    d_ids = np.concatenate([p.ids for p in parts])
+    d_sz = np.concatenate([p.sizes for p in parts])
+    d_nx = np.concatenate([p.nxt for p in parts])
+    n_obj = parts[-1].n_objects
     # kernels that hash the original keys (W-TinyLFU) read the raw ids where others read next-access indexes
     raw = np.ascontiguousarray(np.asarray(ids).astype(np.int64))
 

@@ -158,7 +158,7 @@ def _entry_hist(source: Any, bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, 
     hist = np.zeros(1, dtype=np.int64)  # entry mode: hist[d] for d >= 1
     parts_d: list[np.ndarray] = []
     parts_c: list[np.ndarray] = []
-    for ids, sizes, _b, _n, _base, n in dense_chunks(source, bytes_mode):
+    for ids, sizes, *_, n in dense_chunks(source, bytes_mode):
         sd.ensure(n)
         d = sd.run(ids, sizes)
         n_req += ids.shape[0]

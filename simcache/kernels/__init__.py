@@ -19,13 +19,13 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
 from simcache.errors import UsageError
 from simcache.kernels._jit import COMPILED, jit
-from simcache.kernels.base import KernelSpec, KernelState
+from simcache.kernels.base import EMPTY_TIMES, KernelSpec, KernelState
 from simcache.kernels.hashed import (
     BUDGET,
     HASHED,
@@ -165,10 +165,31 @@ def _checked_ids(ids: np.ndarray, n_cat: int | None, base: int) -> np.ndarray:
     return ids
 
 
+class DenseChunk(NamedTuple):
+    """One chunk of a trace with dense ids, as the kernels read it (see :mod:`simcache.kernels.base`)."""
+
+    ids: np.ndarray
+    sizes: np.ndarray
+    bsz: np.ndarray
+    nxt: np.ndarray
+    times: np.ndarray
+    base: int
+    n_objects: int
+
+
+def _times(chunk: Any, need_time: bool) -> np.ndarray:
+    """A chunk's request times for a kernel that reads them (zeros when the trace has none), else empty."""
+    if not need_time:
+        return EMPTY_TIMES
+    if chunk.times is None:
+        return np.zeros(len(chunk.ids), dtype=np.float64)
+    return np.ascontiguousarray(chunk.times, dtype=np.float64)
+
+
 def dense_chunks(
-    source: Any, bytes_mode: bool, *, need_future: bool = False, need_raw: bool = False
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]]:
-    """Yield ``(ids, sizes, bsz, next_access, base, n_objects)`` per chunk of a trace source, ids made dense.
+    source: Any, bytes_mode: bool, *, need_future: bool = False, need_raw: bool = False, need_time: bool = False
+) -> Iterator[DenseChunk]:
+    """Yield a :class:`DenseChunk` per chunk of a trace source, ids made dense.
 
     Args:
         source: a TraceSource (``iter_chunks()``); when it has an integer
@@ -180,6 +201,7 @@ def dense_chunks(
         need_raw: give the chunk's raw ids (int64; uint64 ids keep their bits)
             in place of next-access indexes, for kernels that hash the original
             keys (W-TinyLFU); not combinable with ``need_future``.
+        need_time: give the request times (``times``; empty otherwise).
     """
     if need_future and need_raw:
         raise ValueError("need_future and need_raw share one slot")
@@ -191,26 +213,30 @@ def dense_chunks(
             ids = remap.map(_checked_ids(chunk.ids, n_cat, base))
             bsz = np.ones(ids.shape[0], dtype=np.int64) if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64)
             sizes = bsz if bytes_mode else np.ones(ids.shape[0], dtype=np.int64)
-            yield ids, sizes, bsz, _raw_ids(chunk.ids) if need_raw else _EMPTY_I64, base, remap.n
+            yield DenseChunk(ids, sizes, bsz, _raw_ids(chunk.ids) if need_raw else _EMPTY_I64,
+                             _times(chunk, need_time), base, remap.n)
             base += ids.shape[0]
         return
     parts_ids: list[np.ndarray] = []
     parts_sz: list[np.ndarray | None] = []
+    parts_tm: list[np.ndarray] = []
     for chunk in source.iter_chunks():
         parts_ids.append(remap.map(_checked_ids(chunk.ids, n_cat, sum(p.shape[0] for p in parts_ids))))
         parts_sz.append(None if chunk.sizes is None else np.asarray(chunk.sizes, dtype=np.int64))
+        parts_tm.append(_times(chunk, need_time))
     ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, dtype=np.int32)
     if any(p is None for p in parts_sz):
         all_b = np.ones(ids.shape[0], dtype=np.int64)
     else:
         # no part is None on this branch
         all_b = np.concatenate(cast("list[np.ndarray]", parts_sz)) if parts_sz else np.zeros(0, dtype=np.int64)
+    all_t = np.concatenate(parts_tm) if need_time and parts_tm else EMPTY_TIMES
     nxt = next_access_indexes(ids, max(remap.n, 1))
     for lo in range(0, ids.shape[0], CHUNK):
         hi = min(lo + CHUNK, ids.shape[0])
         bsz = all_b[lo:hi]
         sizes = bsz if bytes_mode else np.ones(hi - lo, dtype=np.int64)
-        yield ids[lo:hi], sizes, bsz, nxt[lo:hi], lo, remap.n
+        yield DenseChunk(ids[lo:hi], sizes, bsz, nxt[lo:hi], all_t[lo:hi] if need_time else EMPTY_TIMES, lo, remap.n)
 
 
 def _raw_ids(raw: np.ndarray) -> np.ndarray:
@@ -225,13 +251,13 @@ def warm_up(spec: KernelSpec, params: Mapping[str, Any], bytes_mode: bool) -> No
     st = spec.new_state(1, params, bytes_mode)
     st.ensure(1)
     z64 = np.zeros(0, dtype=np.int64)
-    st.run(np.zeros(0, dtype=np.int32), z64, z64, z64, 0, 0, np.zeros(0, dtype=np.int8))
+    st.run(np.zeros(0, dtype=np.int32), z64, z64, z64, 0, 0, np.zeros(0, dtype=np.int8), EMPTY_TIMES)
 
 
 def _run_timed(st: KernelState, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray,
-               base: int, warmup: int, hitout: np.ndarray) -> None:
+               times: np.ndarray, base: int, warmup: int, hitout: np.ndarray) -> None:
     t0 = time.perf_counter()
-    st.run(ids, sizes, bsz, nxt, base, warmup, hitout)
+    st.run(ids, sizes, bsz, nxt, base, warmup, hitout, times)
     st.seconds += time.perf_counter() - t0
 
 
@@ -298,12 +324,12 @@ def replay_fast(
     workers = _workers(len(states)) if workers is None else max(1, min(int(workers), len(states)))
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        for chunk_states, sizes, bsz, nxt, base in _stream(source, spec, states, plan, bytes_mode):
+        for chunk_states, sizes, bsz, nxt, times, base in _stream(source, spec, states, plan, bytes_mode):
             if pool is None:
                 for st, ids in chunk_states:
-                    _run_timed(st, ids, sizes, bsz, nxt, base, warmup, empty)
+                    _run_timed(st, ids, sizes, bsz, nxt, times, base, warmup, empty)
             else:
-                futs = [pool.submit(_run_timed, st, ids, sizes, bsz, nxt, base, warmup, empty)
+                futs = [pool.submit(_run_timed, st, ids, sizes, bsz, nxt, times, base, warmup, empty)
                         for st, ids in chunk_states]
                 for f in futs:
                     f.result()
@@ -368,7 +394,7 @@ def _new_state(spec: KernelSpec, capacity: int, params: Mapping[str, Any], bytes
 def _warm_up_hashed(spec: KernelSpec, params: Mapping[str, Any], bytes_mode: bool) -> None:
     st = new_hashed_state(spec, 1, params, bytes_mode)
     z64 = np.zeros(0, dtype=np.int64)
-    st.run(z64, z64, z64, z64, 0, 0, np.zeros(0, dtype=np.int8))
+    st.run(z64, z64, z64, z64, 0, 0, np.zeros(0, dtype=np.int8), EMPTY_TIMES)
 
 
 def _raw_of(remap: Remapper) -> np.ndarray:
@@ -380,19 +406,20 @@ def _raw_of(remap: Remapper) -> np.ndarray:
 
 
 def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
-            bytes_mode: bool) -> Iterator[tuple[list[tuple[Any, np.ndarray]], np.ndarray, np.ndarray, np.ndarray, int]]:
-    """Yield ``([(state, ids it reads)], sizes, bsz, nxt, base)`` per chunk: dense ids or raw ids by layout.
+            bytes_mode: bool) -> Iterator[tuple[list[tuple[Any, np.ndarray]], np.ndarray, np.ndarray, np.ndarray,
+                                                np.ndarray, int]]:
+    """Yield ``([(state, ids it reads)], sizes, bsz, nxt, times, base)`` per chunk: dense ids or raw ids by layout.
 
     States planned "auto" move to the hashed layout (taking over their residents) before the first chunk
     at which the distinct objects seen make their dense state cost more than the budget; the remap stops
     once no state reads dense ids.
     """
     if spec.needs_future or spec.needs_raw or all(p == "dense" for p in plan):
-        for ids, sizes, bsz, nxt, base, n in dense_chunks(source, bytes_mode, need_future=spec.needs_future,
-                                                          need_raw=spec.needs_raw):
+        for dc in dense_chunks(source, bytes_mode, need_future=spec.needs_future, need_raw=spec.needs_raw,
+                               need_time=spec.needs_time):
             for st in states:
-                st.ensure(n)
-            yield [(st, ids) for st in states], sizes, bsz, nxt, base
+                st.ensure(dc.n_objects)
+            yield [(st, dc.ids) for st in states], dc.sizes, dc.bsz, dc.nxt, dc.times, dc.base
         return
     n_cat = catalogue_size(source)
     pending = [p == "auto" for p in plan]
@@ -422,7 +449,7 @@ def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
                     if getattr(st, "layout", "dense") == "dense":
                         st.ensure(remap.n)
         yield [(st, raw if getattr(st, "layout", "dense") == "hashed" else ids) for st in states], sizes, bsz, \
-            _EMPTY_I64, base
+            _EMPTY_I64, _times(chunk, spec.needs_time), base
         base += m
 
 
@@ -457,22 +484,25 @@ class ArraySource:
         sizes: byte sizes, or None for unit sizes.
         name: label.
         chunk: requests per chunk.
+        times: request times in seconds, or None for an untimed trace.
     """
 
     def __init__(self, ids: np.ndarray, sizes: np.ndarray | None = None, *, name: str = "arrays",
-                 chunk: int = CHUNK) -> None:
+                 chunk: int = CHUNK, times: np.ndarray | None = None) -> None:
         from simcache.traces.base import Chunk
 
         self._chunk_cls = Chunk
         self.ids = np.asarray(ids, dtype=np.int64)
         self.sizes = None if sizes is None else np.asarray(sizes, dtype=np.int64)
+        self.times = None if times is None else np.asarray(times, dtype=np.float64)
         self.name = name
         self.chunk = chunk
 
     def iter_chunks(self) -> Iterator[Any]:
         for lo in range(0, self.ids.shape[0], self.chunk):
             hi = lo + self.chunk
-            yield self._chunk_cls(self.ids[lo:hi], None if self.sizes is None else self.sizes[lo:hi])
+            yield self._chunk_cls(self.ids[lo:hi], None if self.sizes is None else self.sizes[lo:hi],
+                                  None if self.times is None else self.times[lo:hi])
 
 
 def hit_sequence(
@@ -486,6 +516,7 @@ def hit_sequence(
     chunk: int = CHUNK,
     rng: np.random.Generator | None = None,
     state: str = "dense",
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-request hit (True) / miss (False) array of one kernel run, for differential tests.
 
@@ -499,18 +530,19 @@ def hit_sequence(
         chunk: requests per chunk (small values exercise state carried across chunks).
         rng: the generator the reference class would get (seeded kernels only; None: ``default_rng(0)``).
         state: layout as in :func:`replay_fast` (default: the dense kernels).
+        times: request times in seconds (None: all 0, as the reference replays an untimed trace).
     """
     params = dict(params or {})
     spec = _spec(policy, params, bytes_mode)
-    src = ArraySource(ids, sizes, chunk=chunk)
+    src = ArraySource(ids, sizes, chunk=chunk, times=times)
     plan = _plan(src, spec, [int(capacity)], state)
     states = [_new_state(spec, int(capacity), params, bytes_mode, plan[0], rng)]
     out = np.zeros(len(src.ids), dtype=np.int8)
-    for chunk_states, c_sizes, bsz, nxt, base in _stream(src, spec, states, plan, bytes_mode):
+    for chunk_states, c_sizes, bsz, nxt, c_times, base in _stream(src, spec, states, plan, bytes_mode):
         for st, c_ids in chunk_states:
-            st.run(c_ids, c_sizes, bsz, nxt, base, 0, out[base : base + c_sizes.shape[0]])
+            st.run(c_ids, c_sizes, bsz, nxt, base, 0, out[base : base + c_sizes.shape[0]], c_times)
     return out.astype(bool)
 
 
-__all__ = ["COMPILED", "HASHED", "KERNELS", "ArraySource", "dense_chunks", "hit_sequence", "kernel_names", "load_kernels",
+__all__ = ["COMPILED", "HASHED", "KERNELS", "ArraySource", "DenseChunk", "dense_chunks", "hit_sequence", "kernel_names", "load_kernels",
            "object_count_hint", "replay_fast", "supports"]

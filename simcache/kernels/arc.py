@@ -63,9 +63,9 @@ def _trim_ghosts(rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap, keys, ta
 
 
 @jit
-def arc_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def arc_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """ARC replay of one chunk of dense ids."""
-    _dense_loop(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
+    _dense_loop(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
               np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(3, dtype=np.int64))
 
 
@@ -76,7 +76,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
     """
 
     @jit
-    def arc_slots(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
+    def arc_slots(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
         """ARC replay of one chunk: dense ids (empty ``tab``), or raw ids through the slot table; returns requests done."""
         h1, t1, h2, t2, hb1, tb1, hb2, tb2 = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
         used, u1, u2, ub1, ub2 = sc[8], sc[9], sc[10], sc[11], sc[12]

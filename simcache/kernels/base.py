@@ -2,13 +2,15 @@
 
 Every kernel function has the signature::
 
-    fn(ids, sizes, bsz, nxt, base, warmup, cnt, hitout, cap, sc, fp, *arrays)
+    fn(ids, sizes, bsz, nxt, times, base, warmup, cnt, hitout, cap, sc, fp, *arrays)
 
 ``ids`` are dense int32 ids of one chunk, ``sizes`` the sizes in capacity units
 (ones when capacity counts entries), ``bsz`` the byte sizes counted in
 byte_hits/byte_misses, ``nxt`` the global index of each request's next access
 (only Belady reads it), or for a kernel with ``needs_raw`` the chunk's raw int64
-ids (W-TinyLFU hashes the original keys), an empty array otherwise; ``base`` the global index of
+ids (W-TinyLFU hashes the original keys), an empty array otherwise; ``times`` the float64 request
+times in seconds for a kernel with ``needs_time`` (zeros when the trace has none, as the reference
+replay gives), an empty array otherwise; ``base`` the global index of
 the chunk's first request, ``warmup`` how many leading requests go uncounted,
 ``cnt`` the int64 counters [hits, misses, byte_hits, byte_misses], ``hitout``
 an int8 per-request hit array (empty when not wanted), ``cap`` the capacity,
@@ -25,6 +27,8 @@ from typing import Any, cast
 
 import numpy as np
 
+#: the ``times`` of a kernel that reads none
+EMPTY_TIMES = np.zeros(0, dtype=np.float64)
 #: per-object array: (name, dtype, fill value) or (name, dtype, fill value, width) for an (n, width) array
 ObjArray = tuple[Any, ...]
 #: what a kernel's ``init`` returns: ``(sc, fp, fixed_arrays)``
@@ -50,6 +54,8 @@ class KernelSpec:
         needs_raw: the kernel reads the chunk's raw ids (in the ``nxt`` argument).
         seeded: ``init`` takes a fourth argument, the cache's ``numpy.random.Generator``,
             from which it draws what the reference class draws at construction.
+        needs_time: the kernel reads each request's time (``times``), as a time-aware
+            reference policy (``uses_time``) reads ``now``.
     """
 
     name: str
@@ -63,6 +69,7 @@ class KernelSpec:
     grow_fixed: tuple[tuple[int, int], ...] = field(default=())
     needs_raw: bool = False
     seeded: bool = False
+    needs_time: bool = False
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know.
@@ -160,9 +167,11 @@ class KernelState:
         base: int,
         warmup: int,
         hitout: np.ndarray,
+        times: np.ndarray = EMPTY_TIMES,
     ) -> None:
-        """Replay one chunk of dense ids through this cache."""
-        self.spec.fn(ids, sizes, bsz, nxt, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp, *self.obj, *self.fixed)
+        """Replay one chunk of dense ids through this cache (``times``: request times, for ``needs_time``)."""
+        self.spec.fn(ids, sizes, bsz, nxt, times, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp,
+                     *self.obj, *self.fixed)
 
 
 def _shape(n: int, a: ObjArray) -> int | tuple[int, int]:

@@ -17,7 +17,7 @@ _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
 
 @jit
-def belady_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
+def belady_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
     """Belady replay of one chunk (``nxt_acc``: global next-access index, int64 max for never)."""
     hn, used = sc[0], sc[2]
     bypass = sc[1] == 1

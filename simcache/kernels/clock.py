@@ -30,7 +30,7 @@ def _evict(lk, osize, res, freq, head, tail, used):  # noqa: ANN001
 
 
 @jit
-def clock_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, freq):  # noqa: ANN001
+def clock_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, freq):  # noqa: ANN001
     """CLOCK replay of one chunk."""
     head, tail, used, maxf = sc[0], sc[1], sc[2], sc[3]
     nh = nm = nbh = nbm = 0

@@ -56,7 +56,7 @@ def _reprioritise(hp, pos, hn, pr, fb, ib, x, h):  # noqa: ANN001, ANN202
 
 
 @jit
-def greedydual_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
+def greedydual_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
                       pos, osize, freq, pr, hp, fb, ib):
     """GDSF / LFU-DA replay of one chunk."""
     hn, seq, used, size_aware, lcs = sc[0], sc[1], sc[2], sc[3] != 0, sc[4] != 0
@@ -142,7 +142,7 @@ def _lfuda_update_min(hp, hn, mn):  # noqa: ANN001, ANN202
 
 
 @jit
-def lfuda_libcachesim_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
+def lfuda_libcachesim_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
                              pos, osize, freq, pr, hp, fb, ib):
     """libCacheSim's LFU-DA (``LFUDA.c``) on one chunk: buckets as a heap on (f, append order).
 
@@ -237,11 +237,11 @@ def _init_for(size_aware: bool):  # noqa: ANN202
     return init
 
 
-def lfuda_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+def lfuda_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
                  pos, osize, freq, pr, hp, fb, ib):
     """LFU-DA on one chunk: the GreedyDual heap kernel, or libCacheSim's bucket kernel for its variant."""
     fn = lfuda_libcachesim_kernel if sc[4] != 0 else greedydual_kernel
-    fn(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, pos, osize, freq, pr, hp, fb, ib)
+    fn(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, pos, osize, freq, pr, hp, fb, ib)
 
 
 def _check(params: Mapping[str, Any], bytes_mode: bool) -> bool:

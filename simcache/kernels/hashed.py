@@ -34,6 +34,7 @@ import numpy as np
 
 from simcache.kernels._jit import COMPILED, jit, jit_inline
 from simcache.kernels._structs import push_front_at, unlink_at
+from simcache.kernels.base import EMPTY_TIMES
 
 _M64 = (1 << 64) - 1
 #: the cap the Python driver keeps: kernel state per cached object, bytes (tables included)
@@ -206,13 +207,13 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, move_o
 
 
 @jit
-def lru_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+def lru_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
     """LRU replay of one chunk of raw ids."""
     _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, True)
 
 
 @jit
-def fifo_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+def fifo_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
     """FIFO replay of one chunk of raw ids."""
     _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, False)
 
@@ -232,7 +233,7 @@ def _sieve_evict(rec, tab, mask, head, tail, used, hand, fhead):  # noqa: ANN001
 
 
 @jit
-def sieve_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+def sieve_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
     """SIEVE replay of one chunk of raw ids."""
     head, tail, used, hand, fhead, bump, nres = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
     mask = tab.shape[0] - 1
@@ -303,7 +304,7 @@ def _clock_evict(rec, tab, mask, head, tail, used, fhead):  # noqa: ANN001, ANN2
 
 
 @jit
-def clock_hashed(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
+def clock_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, tab):  # noqa: ANN001
     """CLOCK replay of one chunk of raw ids."""
     head, tail, used, maxf, fhead, bump, nres = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
     mask = tab.shape[0] - 1
@@ -471,10 +472,10 @@ class HashedState:
         return int(self.rec.nbytes + self.tab.nbytes + self.sc.nbytes + self.fp.nbytes)
 
     def run(self, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray, base: int, warmup: int,
-            hitout: np.ndarray) -> None:
+            hitout: np.ndarray, times: np.ndarray = EMPTY_TIMES) -> None:
         """Replay one chunk of raw int64 ids through this cache (growing first when needed)."""
         self.prepare(sizes)
-        self.hspec.fn(ids, sizes, bsz, nxt, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp,
+        self.hspec.fn(ids, sizes, bsz, nxt, times, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp,
                       self.rec, self.tab)
 
     def adopt(self, dense: Any, raw_of: np.ndarray) -> None:
@@ -613,7 +614,7 @@ class SlotSpec:
 
     Args:
         name: the policy's registry name (its dense :class:`~simcache.kernels.base.KernelSpec` has the same).
-        fn: ``fn(ids, sizes, bsz, nxt, base, warmup, cnt, hitout, cap, sc, fp, *obj_arrays, keys, tab, hs)``,
+        fn: ``fn(ids, sizes, bsz, nxt, times, base, warmup, cnt, hitout, cap, sc, fp, *obj_arrays, keys, tab, hs)``,
             raw int64 ids; returns the requests replayed, fewer than the chunk when it needed a slot and
             none was left (the state is then consistent, and the caller grows it and goes on).
         pointers: ``sc[:pointers]`` are list heads and tails (object numbers, -1 for none).
@@ -705,13 +706,13 @@ class SlotState:
                    + self.sc.nbytes + self.fp.nbytes)
 
     def run(self, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray, base: int, warmup: int,
-            hitout: np.ndarray) -> None:
+            hitout: np.ndarray, times: np.ndarray = EMPTY_TIMES) -> None:
         """Replay one chunk of raw int64 ids (growing first when needed, and again if the kernel runs out)."""
         self.prepare(sizes)
         lo, m = 0, ids.shape[0]
         while True:
-            done = lo + int(self.sspec.fn(ids[lo:], sizes[lo:], bsz[lo:], nxt, base + lo, warmup, self.cnt,
-                                          hitout[lo:] if hitout.shape[0] else hitout, self.capacity, self.sc,
+            done = lo + int(self.sspec.fn(ids[lo:], sizes[lo:], bsz[lo:], _tail(nxt, lo), _tail(times, lo), base + lo,
+                                          warmup, self.cnt, _tail(hitout, lo), self.capacity, self.sc,
                                           self.fp, *self.obj, self.keys, self.tab, self.hs))
             if done >= m:
                 return
@@ -740,6 +741,11 @@ class SlotState:
         self.hs = np.array([-1, n, n], dtype=np.int64)
         self.cnt = dense.cnt.copy()
         self.seconds = dense.seconds
+
+
+def _tail(a: np.ndarray, lo: int) -> np.ndarray:
+    """A per-request array from request ``lo`` on (an empty one, meaning "not given", stays empty)."""
+    return a[lo:] if a.shape[0] else a
 
 
 def _obj_shape(n: int, a: tuple[Any, ...]) -> int | tuple[int, int]:

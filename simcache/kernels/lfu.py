@@ -17,7 +17,7 @@ _OBJ = (("osize", np.int64, 0), ("res", np.int8, 0), ("pos", np.int32, -1))
 
 
 @jit
-def lfu_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
+def lfu_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, osize, res, pos, hp):  # noqa: ANN001,E501
     """LFU replay of one chunk."""
     hn, used = sc[0], sc[2]
     nh = nm = nbh = nbm = 0

@@ -117,7 +117,7 @@ def _remove(rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, x):  # noqa:
 
 
 @jit
-def lirs_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001,E501
+def lirs_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001,E501
     """LIRS replay of one chunk."""
     sh, st, qh, qt, nh, nt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     used, lu, nu, llim, nlim, nlir = sc[6], sc[7], sc[8], sc[9], sc[10], sc[11]
@@ -337,7 +337,7 @@ def _l_limit_stack(rec, osize, sc, cap):  # noqa: ANN001, ANN202
 
 
 @jit
-def lirs_libcachesim_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def lirs_libcachesim_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """libCacheSim's LIRS (:class:`simcache.policies.lirs.LibCacheSimLIRS`) on one chunk."""
     llim, hlim = sc[11], sc[13]
     c_h = c_m = c_bh = c_bm = 0
@@ -434,10 +434,10 @@ def lirs_libcachesim_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout,
     cnt[3] += c_bm
 
 
-def lirs_or_libcachesim(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001, ANN201
+def lirs_or_libcachesim(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001, ANN201
     """LIRS on one chunk: the paper's kernel, or libCacheSim's for its variant (``sc[12]``)."""
     fn = lirs_libcachesim_kernel if sc[12] != 0 else lirs_kernel
-    fn(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize)
+    fn(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

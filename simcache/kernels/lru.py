@@ -68,13 +68,13 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, 
 
 
 @jit
-def lru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
+def lru_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
     """LRU replay of one chunk."""
     _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, True)
 
 
 @jit
-def fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
+def fifo_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res):  # noqa: ANN001
     """FIFO replay of one chunk."""
     _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, False)
 

@@ -35,7 +35,7 @@ def _take(pos, keys, n, j):  # noqa: ANN001, ANN202
 
 
 @jit
-def random_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, pos, osize, keys, rng):  # noqa: ANN001
+def random_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, pos, osize, keys, rng):  # noqa: ANN001
     """Random eviction replay of one chunk."""
     n, used = sc[0], sc[1]
     nh = nm = nbh = nbm = 0

@@ -74,9 +74,9 @@ def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr
 
 
 @jit
-def s3fifo_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def s3fifo_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """S3-FIFO replay of one chunk of dense ids."""
-    _dense_loop(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
+    _dense_loop(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
                  np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(3, dtype=np.int64))
 
 
@@ -87,7 +87,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
     """
 
     @jit
-    def s3fifo_slots(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
+    def s3fifo_slots(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
         """S3-FIFO replay of one chunk: dense ids (empty ``tab``), or raw ids through the slot table; returns requests done."""
         sh, st, mh, mt, gh, gt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
         used, su, mu, gu, mcap, gcap, thr = sc[6], sc[7], sc[8], sc[9], sc[11], sc[12], sc[13]

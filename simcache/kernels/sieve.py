@@ -31,7 +31,7 @@ def _evict(lk, osize, res, vis, head, tail, used, hand):  # noqa: ANN001
 
 
 @jit
-def sieve_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, vis):  # noqa: ANN001
+def sieve_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, lk, osize, res, vis):  # noqa: ANN001
     """SIEVE replay of one chunk."""
     head, tail, used, hand = sc[0], sc[1], sc[2], sc[3]
     nh = nm = nbh = nbm = 0

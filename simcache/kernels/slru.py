@@ -44,7 +44,7 @@ def _evict(rec, osize, ph, pt, qh, qt, used, qu):  # noqa: ANN001
 
 
 @jit
-def slru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def slru_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """SLRU replay of one chunk."""
     ph, pt, qh, qt, used, qu, qlim = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
     nh = nm = nbh = nbm = 0
@@ -200,7 +200,7 @@ def seg_insert(rec, osize, sc, h0, u0, c0, nseg, woff, x, s, mcap):  # noqa: ANN
 
 
 @jit
-def s4lru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def s4lru_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """libCacheSim's SLRU (S4LRU) replay of one chunk."""
     used, scap = sc[4], sc[20]
     nh = nm = nbh = nbm = 0
@@ -233,10 +233,10 @@ def s4lru_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, f
     cnt[3] += nbm
 
 
-def slru_or_s4lru(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001, ANN201
+def slru_or_s4lru(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001, ANN201
     """SLRU on one chunk: the two-segment kernel, or libCacheSim's S4LRU for its variant."""
     fn = s4lru_kernel if sc[7] != 0 else slru_kernel
-    fn(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize)
+    fn(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

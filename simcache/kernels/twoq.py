@@ -53,9 +53,9 @@ def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, key
 
 
 @jit
-def twoq_kernel(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
+def twoq_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize):  # noqa: ANN001
     """2Q replay of one chunk of dense ids."""
-    _dense_loop(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
+    _dense_loop(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize,
                np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(3, dtype=np.int64))
 
 
@@ -66,7 +66,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
     """
 
     @jit
-    def twoq_slots(ids, sizes, bsz, nxt_acc, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
+    def twoq_slots(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, keys, tab, hs):  # noqa: ANN001, ANN201
         """2Q replay of one chunk: dense ids (empty ``tab``), or raw ids through the slot table; returns requests done."""
         ih, it, mh, mt, oh, ot = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
         used, iu, ou, kin, kout = sc[6], sc[7], sc[8], sc[9], sc[10]

@@ -137,7 +137,7 @@ def _cbf_decay(cbf):  # noqa: ANN001, ANN202
 # 7/8 segment occupancy, 9 window capacity, 10 main capacity, 11/12 segment shares, 13 CBF hashes,
 # 14 main-hit counter, 15 its limit (32 x main), 24 variant flag (1); rec[x, 2]: 1 window, 2/3 segments
 @jit
-def wtinylfu_libcachesim_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
+def wtinylfu_libcachesim_kernel(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
                                 rec, osize, hsh, cbf, dk):
     """libCacheSim's W-TinyLFU (:class:`simcache.policies.wtinylfu.LibCacheSimWTinyLFU`) on one chunk."""
     wh, wt, wu = sc[0], sc[1], sc[6]
@@ -210,11 +210,11 @@ def wtinylfu_libcachesim_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout,
     cnt[3] += nbm
 
 
-def wtinylfu_or_libcachesim(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+def wtinylfu_or_libcachesim(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
                             rec, osize, hsh, sk, dk):
     """W-TinyLFU on one chunk: the sketch kernel, or libCacheSim's for its variant (``sc[24]``)."""
     fn = wtinylfu_libcachesim_kernel if sc[24] != 0 else wtinylfu_kernel
-    fn(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk)
+    fn(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk)
 
 
 @jit_inline
@@ -326,7 +326,7 @@ def _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu):  # noqa: ANN001, AN
 
 
 @jit
-def wtinylfu_kernel(ids, sizes, bsz, raw, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk):  # noqa: ANN001
+def wtinylfu_kernel(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk):  # noqa: ANN001
     """W-TinyLFU replay of one chunk; ``raw`` holds the chunk's raw ids (what the sketch hashes)."""
     wh, wt, ph, pt, qh, qt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
     wu, pu, qu = sc[6], sc[7], sc[8]
