@@ -5,7 +5,8 @@ prints our requests/second (the kernel loop alone, after compilation), libCacheS
 requests/second with its C ``process_trace`` loop, the ratio, and both miss
 ratios (plus, under each policy that has one, a ``hashed`` line: the same policy
 with state for resident objects only and raw ids hashed in the loop, against
-the same libCacheSim run); then the exact LRU MRC (all sizes, one pass) against libCacheSim
+the same libCacheSim run); then Redis's maxmemory policies, which libCacheSim lacks,
+their kernels against simcache's reference classes; then the exact LRU MRC (all sizes, one pass) against libCacheSim
 simulating LRU at 10 sizes -- the loops alone, then as whole processes
 (``python -m simcache mrc`` against a ``python -c`` process with libCacheSim's
 bindings, each importing, reading the file and simulating from scratch) -- and
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", nargs="+", default=list(LCS))
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                     help="cpu: the calling thread's CPU time (default); wall: perf_counter")
+    ap.add_argument("--redis-requests", type=int, default=200_000,
+                    help="requests of the trace replayed through the Redis policies (their reference classes are slow)")
     ap.add_argument("--variant", choices=["libcachesim", "paper"], default="libcachesim",
                     help="simcache's variant of each policy (default libcachesim: the same algorithm as theirs)")
     args = ap.parse_args(argv)
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hashed kernels' ratio: min {min(hashed_ratios):.1f}, "
               f"geometric mean {np.exp(np.mean(np.log(hashed_ratios))):.1f}")
 
+    _redis_section(ids, args)
+
     # exact LRU MRC (every size, one pass) vs libCacheSim LRU at 10 sizes
     exact_lru_mrc(_Small(ids[:2000]))  # compile first
     best_m = float("inf")
@@ -261,6 +266,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nLRU at {len(ten)} sizes through replay_fast: 1 thread {t[1]:.3f} s, 2 threads {t[2]:.3f} s "
           f"(speed-up {t[1] / t[2]:.2f}x)")
     return 0
+
+
+REDIS = ("redis-allkeys-lru", "redis-allkeys-lfu", "redis-allkeys-random", "redis-noeviction")
+
+
+def _redis_section(ids: np.ndarray, args: argparse.Namespace) -> None:
+    """Redis's maxmemory policies have no libCacheSim counterpart: their kernels against simcache's reference classes.
+
+    Both replay the same timed prefix of the trace (requests 10 us apart, so the LRU clock and LFU decay
+    move) with the same seeded streams; the hits must be identical, and the ratio is of the loops' seconds.
+    """
+    from simcache.kernels import ArraySource
+    from simcache.replay import replay
+
+    n = min(len(ids), args.redis_requests)
+    src = ArraySource(np.asarray(ids[:n], dtype=np.int64), times=np.arange(n, dtype=np.float64) * 1e-5)
+    replay(ArraySource(np.asarray(ids[:1000], dtype=np.int64), times=np.zeros(1000)), list(REDIS), [10],
+           engine="fast")  # compile first
+    print(f"\nRedis maxmemory policies ({n:,} requests 10 us apart): compiled kernel against the reference class "
+          f"(libCacheSim has none)")
+    header = f"{'policy':22} {'size':>7} {'kernel req/s':>13} {'class req/s':>12} {'ratio':>7} {'miss ratio':>11}  hits"
+    print(header)
+    print("-" * len(header))
+    for policy in REDIS:
+        for size in args.sizes:
+            fast = min((replay(src, policy, [size], engine="fast", seed=args.seed)[0] for _ in range(args.repeat)),
+                       key=lambda r: r.seconds)
+            ref = replay(src, policy, [size], engine="reference", seed=args.seed)[0]
+            same = "same" if (fast.hits, fast.byte_hits) == (ref.hits, ref.byte_hits) else "DIFFERENT"
+            print(f"{policy:22} {size:>7} {n / fast.seconds:>13,.0f} {n / ref.seconds:>12,.0f} "
+                  f"{ref.seconds / fast.seconds:>7.1f} {fast.miss_ratio:>11.6f}  {same}")
 
 
 class _Small:

@@ -13,6 +13,11 @@ class UsageError(SimcacheError):
     """A bad command-line argument, parameter or config value (exit status 2)."""
 
 
+class KernelLimit(UsageError):
+    """A compiled kernel cannot replay a trace exactly: its int64 state would overflow where the reference's
+    Python integers do not.  ``engine="auto"`` then replays that policy with the reference classes."""
+
+
 class TraceError(SimcacheError):
     """A trace file that cannot be read: names the file and the record/line/offset."""
 

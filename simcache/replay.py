@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.errors import UsageError
+from simcache.errors import KernelLimit, UsageError
 from simcache.policies.base import Policy, make_policy, policy_class, policy_params
 from simcache.traces.base import Chunk, TraceSource
 
@@ -538,8 +538,16 @@ def replay(
         for name in names:
             if engines[name] == "fast":
                 bar.set_postfix_str(name, refresh=False)
-                for r in _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode,
-                               warmup_n=warmup_n, seed=seed):
+                try:
+                    rows = _fast(source, name, capacities, per_policy[name], bytes_mode=bytes_mode,
+                                 warmup_n=warmup_n, seed=seed)
+                except KernelLimit:
+                    if engine == "fast":
+                        raise
+                    # the kernel's int64 state would overflow on this trace: the reference classes replay it
+                    ref_configs.extend((name, c, per_policy[name]) for c in dict.fromkeys(capacities))
+                    rows = []
+                for r in rows:
                     results[(name, r.size)] = r
                 bar.update(1)
             else:

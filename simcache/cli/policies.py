@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from simcache.policies import policy_class, policy_names, policy_params
@@ -57,7 +58,36 @@ def policy_detail(name: str) -> dict[str, Any]:
     summary = doc.split("\n\n")[0].replace("\n", " ")
     body = doc.split("Args:")[0].strip()
     return {"name": name, "summary": summary, "doc": body, "params": params,
-            "capacity": args.get("capacity", "entries or bytes"), "libcachesim_variant": _libcachesim_variant(name)}
+            "capacity": args.get("capacity", "entries or bytes"), "libcachesim_variant": _libcachesim_variant(name),
+            "engines": engines(name)}
+
+
+def engines(name: str) -> dict[str, Any]:
+    """Which replay engines a policy has: a compiled kernel, its layouts, and what the kernel reads per request."""
+    from simcache import kernels
+    from simcache.kernels.hashed import hashed_policies
+
+    spec = kernels.KERNELS.get(name)
+    if spec is None:
+        return {"kernel": False, "compiled": False, "layouts": [], "reads": []}
+    reads = [what for what, flag in (("request times", spec.needs_time), ("raw ids", spec.needs_raw),
+                                     ("next-access indexes", spec.needs_future)) if flag]
+    layouts = ["dense", "bounded"] if name in hashed_policies() and not spec.needs_future else ["dense"]
+    return {"kernel": True, "compiled": kernels.COMPILED, "layouts": layouts, "reads": reads}
+
+
+def engines_line(e: Mapping[str, Any]) -> str:
+    """One sentence for :func:`engines`."""
+    if not e["kernel"]:
+        return "reference classes only (no compiled kernel)"
+    how = "compiled" if e["compiled"] else "plain Python (numba is not installed)"
+    if "bounded" in e["layouts"]:
+        layout = "state per distinct object, or bounded by the cached objects for huge catalogues (chosen automatically)"
+    else:
+        layout = "state per distinct object of the trace"
+    reads = f"; reads {', '.join(e['reads'])}" if e["reads"] else ""
+    return f"fast kernel, {how}; {layout}{reads}"
+
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         print(d["doc"] + "\n")
         print(f"capacity: {d['capacity']}")
         print(f"variant=libcachesim: {d['libcachesim_variant']}")
+        print(f"engines: {engines_line(d['engines'])}")
         width = max([len("parameter")] + [len(k) for k in d["params"]])
         dwidth = max([len("default")] + [len(repr(p["default"])) for p in d["params"].values()])
         print(f"{'parameter':<{width}}  {'default':<{dwidth}}  meaning")

@@ -9,7 +9,7 @@ release the GIL), so memory depends on the number of distinct objects, never
 on the number of requests.  For LRU, FIFO, SIEVE and CLOCK a slot-hashed layout,
 and for ARC, S3-FIFO and 2Q a slot-mapped one that also holds their ghost entries
 (:mod:`simcache.kernels.hashed`), bounds it by the cached objects instead, chosen
-per capacity when the dense state would cost more than 64 bytes per cached object.
+per capacity when the dense state would cost more than 80 bytes per cached object.
 The kernel modules load on the first lookup in :data:`KERNELS`.
 """
 
@@ -84,7 +84,7 @@ def load_kernels() -> None:
 
 #: kernel modules; each defines SPECS, a tuple of KernelSpec
 _MODULES = ("lru", "clock", "sieve", "lfu", "belady", "arc", "s3fifo", "slru", "twoq", "lirs", "wtinylfu", "gdsf",
-            "random_policy")
+            "random_policy", "redis")
 
 
 def _load() -> None:
@@ -206,7 +206,9 @@ def dense_chunks(
     if need_future and need_raw:
         raise ValueError("need_future and need_raw share one slot")
     n_cat = catalogue_size(source)
-    remap = Remapper(n_cat)
+    # a declared catalogue's ids serve as dense ids, except when the whole trace is held for its future:
+    # then (Belady) remapping is cheap beside it, and sizes the state by the objects requested, not declared
+    remap = Remapper(None if need_future else n_cat)
     if not need_future:
         base = 0
         for chunk in source.iter_chunks():
@@ -297,7 +299,7 @@ def replay_fast(
             object), ``"hashed"`` (slots for resident objects only, raw ids
             hashed in the loop; lru, fifo, sieve, clock, and arc, s3fifo, 2q with
             their ghosts) or ``"auto"``: hashed
-            for a capacity whose dense state would exceed 64 bytes per cached
+            for a capacity whose dense state would exceed 80 bytes per cached
             object (distinct objects x per-object bytes > 64 x capacity) and
             :data:`DENSE_FLOOR` (64 MiB) in all -- below that the faster dense
             layout costs little memory -- judged
@@ -357,7 +359,7 @@ DENSE_FLOOR = 64 << 20
 
 
 def _over_budget(n_objects: int, bytes_per_object: int, capacity: int) -> bool:
-    """Whether dense state for ``n_objects`` exceeds both 64 B per cached object and :data:`DENSE_FLOOR`."""
+    """Whether dense state for ``n_objects`` exceeds both :data:`BUDGET` per cached object and :data:`DENSE_FLOOR`."""
     dense = n_objects * bytes_per_object
     return dense > BUDGET * capacity and dense > DENSE_FLOOR
 
@@ -366,7 +368,8 @@ def _plan(source: Any, spec: KernelSpec, capacities: list[int], state: str) -> l
     """Per capacity: "dense", "hashed", or "auto" (dense until the distinct count says hashed)."""
     if state not in _LAYOUTS:
         raise UsageError(f"state must be one of {', '.join(_LAYOUTS)}, got {state!r}")
-    hashable = spec.name in hashed_policies() and not spec.needs_future and not spec.needs_raw
+    # a needs_raw kernel's bounded layout reads the raw ids it is given in place of dense ones
+    hashable = spec.name in hashed_policies() and not spec.needs_future
     if state == "hashed" and not hashable:
         raise UsageError(f"no hashed kernel for policy {spec.name!r}; hashed kernels exist for: "
                          f"{', '.join(hashed_policies())} (use state='dense')")
@@ -387,7 +390,7 @@ def _plan(source: Any, spec: KernelSpec, capacities: list[int], state: str) -> l
 def _new_state(spec: KernelSpec, capacity: int, params: Mapping[str, Any], bytes_mode: bool, how: str,
                rng: np.random.Generator | None) -> Any:
     if how == "hashed":
-        return new_hashed_state(spec, capacity, params, bytes_mode)
+        return new_hashed_state(spec, capacity, params, bytes_mode, rng)
     return spec.new_state(capacity, params, bytes_mode, rng=rng)
 
 
@@ -414,7 +417,7 @@ def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
     at which the distinct objects seen make their dense state cost more than the budget; the remap stops
     once no state reads dense ids.
     """
-    if spec.needs_future or spec.needs_raw or all(p == "dense" for p in plan):
+    if spec.needs_future or all(p == "dense" for p in plan):
         for dc in dense_chunks(source, bytes_mode, need_future=spec.needs_future, need_raw=spec.needs_raw,
                                need_time=spec.needs_time):
             for st in states:
@@ -448,8 +451,9 @@ def _stream(source: Any, spec: KernelSpec, states: list[Any], plan: list[str],
                 for st in states:
                     if getattr(st, "layout", "dense") == "dense":
                         st.ensure(remap.n)
+        nxt = raw if spec.needs_raw else _EMPTY_I64  # a dense needs_raw kernel reads the raw ids there
         yield [(st, raw if getattr(st, "layout", "dense") == "hashed" else ids) for st in states], sizes, bsz, \
-            _EMPTY_I64, _times(chunk, spec.needs_time), base
+            nxt, _times(chunk, spec.needs_time), base
         base += m
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
 from simcache.kernels.hashed import SlotSpec, slot_free, slot_lookup, slot_new
 
@@ -25,22 +26,20 @@ _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 @jit_inline
 def _replace(rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, in_b2):  # noqa: ANN001
     """The paper's REPLACE: T1's LRU to B1, or T2's LRU to B2."""
-    if h1 >= 0 and (u1 > p or (in_b2 and u1 == p) or h2 < 0):
-        k = t1
-        s = osize[k]
+    from_t1 = h1 >= 0 and (u1 > p or (in_b2 and u1 == p) or h2 < 0)
+    k = t1 if from_t1 else t2
+    s = osize[k]
+    if from_t1:
         h1, t1 = unlink(rec, h1, t1, k)
         u1 -= s
         hb1, tb1 = push_front(rec, hb1, tb1, k)
-        rec[k, 2] = 3
         ub1 += s
     else:
-        k = t2
-        s = osize[k]
         h2, t2 = unlink(rec, h2, t2, k)
         u2 -= s
         hb2, tb2 = push_front(rec, hb2, tb2, k)
-        rec[k, 2] = 4
         ub2 += s
+    rec[k, 2] = 3 if from_t1 else 4
     return h1, t1, h2, t2, hb1, tb1, hb2, tb2, used - s, u1, u2, ub1, ub2
 
 
@@ -48,14 +47,15 @@ def _replace(rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, 
 def _trim_ghosts(rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap, keys, tab, hs, mask, hashed):  # noqa: ANN001
     """Keep the whole directory within 2c: drop B2's LRU ids, then B1's."""
     while u1 + u2 + ub1 + ub2 > 2 * cap and (hb1 >= 0 or hb2 >= 0):
-        if hb2 >= 0:
-            g = tb2
+        from_b2 = hb2 >= 0
+        g = tb2 if from_b2 else tb1
+        s = osize[g]
+        if from_b2:
             hb2, tb2 = unlink(rec, hb2, tb2, g)
-            ub2 -= osize[g]
+            ub2 -= s
         else:
-            g = tb1
             hb1, tb1 = unlink(rec, hb1, tb1, g)
-            ub1 -= osize[g]
+            ub1 -= s
         rec[g, 2] = 0
         if hashed:
             slot_free(tab, keys, rec, hs, g, mask)
@@ -168,32 +168,32 @@ def _loop(hashed: bool) -> Callable[..., int]:
                     target = 2
                 elif lcs:
                     while used + s > cap:  # _ARC_evict_miss_on_all_queues, once per eviction
+                        # drop B1's or B2's LRU ghost (or, B1 empty and L1 full, T1's LRU object itself),
+                        # then REPLACE unless T1's object was the one dropped; one place frees the slot
+                        g = -1
+                        from_t1 = False
                         if u1 + ub1 + s > cap:
                             if ub1 > 0:
                                 g = tb1
                                 hb1, tb1 = unlink(rec, hb1, tb1, g)
                                 ub1 -= osize[g]
-                                rec[g, 2] = 0
-                                if hashed:
-                                    slot_free(tab, keys, rec, hs, g, mask)
                             else:
-                                k = t1
-                                h1, t1 = unlink(rec, h1, t1, k)
-                                u1 -= osize[k]
-                                used -= osize[k]
-                                rec[k, 2] = 0
-                                if hashed:
-                                    slot_free(tab, keys, rec, hs, k, mask)
-                                continue
+                                g = t1
+                                from_t1 = True
+                                h1, t1 = unlink(rec, h1, t1, g)
+                                u1 -= osize[g]
+                                used -= osize[g]
                         elif u1 + ub1 + u2 + ub2 >= 2 * cap and ub2 > 0:
                             g = tb2
                             hb2, tb2 = unlink(rec, hb2, tb2, g)
                             ub2 -= osize[g]
+                        if g >= 0:
                             rec[g, 2] = 0
                             if hashed:
                                 slot_free(tab, keys, rec, hs, g, mask)
-                        h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
-                            rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
+                        if not from_t1:
+                            h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
+                                rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
                     target = 1
                 else:
                     if u1 + ub1 + s > cap:
@@ -240,22 +240,13 @@ def _loop(hashed: bool) -> Callable[..., int]:
                 if u1 + u2 + ub1 + ub2 > 2 * cap and not lcs:  # rare (byte sizes only): test before paying for the call
                     hb1, tb1, hb2, tb2, ub1, ub2 = _trim_ghosts(
                         rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap, keys, tab, hs, mask, hashed)
-            if base + i >= warmup:
-                if hit:
-                    nh += 1
-                    nbh += bsz[i]
-                else:
-                    nm += 1
-                    nbm += bsz[i]
+            nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit
         sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7] = h1, t1, h2, t2, hb1, tb1, hb2, tb2
         sc[8], sc[9], sc[10], sc[11], sc[12] = used, u1, u2, ub1, ub2
         fp[0] = p
-        cnt[0] += nh
-        cnt[1] += nm
-        cnt[2] += nbh
-        cnt[3] += nbm
+        add_counts(cnt, nh, nm, nbh, nbm)
         return done
 
     return arc_slots

@@ -27,6 +27,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from simcache.errors import KernelLimit
+
 #: the ``times`` of a kernel that reads none
 EMPTY_TIMES = np.zeros(0, dtype=np.float64)
 #: per-object array: (name, dtype, fill value) or (name, dtype, fill value, width) for an (n, width) array
@@ -56,6 +58,10 @@ class KernelSpec:
             from which it draws what the reference class draws at construction.
         needs_time: the kernel reads each request's time (``times``), as a time-aware
             reference policy (``uses_time``) reads ``now``.
+        stop_slot: ``sc[stop_slot]``, -1 while the kernel can go on exactly; otherwise the global index
+            of the request it stopped before, because int64 state would overflow there (the reference's
+            Python integers do not): the run raises :class:`~simcache.errors.KernelLimit` saying so.
+        stop_reason: what overflows, for that message.
     """
 
     name: str
@@ -70,6 +76,14 @@ class KernelSpec:
     needs_raw: bool = False
     seeded: bool = False
     needs_time: bool = False
+    stop_slot: int | None = None
+    stop_reason: str = ""
+
+    def check_stopped(self, sc: np.ndarray) -> None:
+        """Raise :class:`~simcache.errors.KernelLimit` when a run stopped short (see ``stop_slot``)."""
+        if self.stop_slot is not None and sc[self.stop_slot] >= 0:
+            raise KernelLimit(f"policy {self.name!r}: {self.stop_reason} at request {int(sc[self.stop_slot])}, "
+                             f"beyond the compiled kernel's int64 state; replay it with --engine reference")
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``params``; raises KeyError on a parameter the kernel does not know.
@@ -172,6 +186,7 @@ class KernelState:
         """Replay one chunk of dense ids through this cache (``times``: request times, for ``needs_time``)."""
         self.spec.fn(ids, sizes, bsz, nxt, times, base, warmup, self.cnt, hitout, self.capacity, self.sc, self.fp,
                      *self.obj, *self.fixed)
+        self.spec.check_stopped(self.sc)
 
 
 def _shape(n: int, a: ObjArray) -> int | tuple[int, int]:

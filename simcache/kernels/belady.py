@@ -9,6 +9,7 @@ import numpy as np
 
 from simcache.kernels._jit import jit
 from simcache.kernels._structs import heap_push, heap_remove, heap_up
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 heap length, 1 bypass flag (1: skip admitting a miss needed no sooner than every resident), 2 used.  Heap keys: -(next access) so the min-heap pops the
@@ -57,20 +58,11 @@ def belady_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, ca
             res[x] = 1
             osize[x] = s
             used += s
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[2] = hn, used
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

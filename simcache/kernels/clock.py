@@ -9,6 +9,7 @@ import numpy as np
 
 from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 head (newest), 1 tail (oldest, under the hand), 2 used, 3 max counter value
@@ -60,20 +61,11 @@ def clock_kernel(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap
             osize[x] = s
             freq[x] = 0
             used += s
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2] = head, tail, used
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 def _init(cap: int, params: Mapping[str, Any], bytes_mode: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

@@ -4,7 +4,7 @@ The dense kernels index per-object arrays by dense id over everything the trace
 ever requests, so a small cache over a huge catalogue pays for the catalogue.
 These variants keep one record per *resident* object (a slot, recycled through
 a free list on eviction) and find it through an open-addressing table of slot
-numbers: linear probing, a power-of-two size at least twice the number of
+numbers: linear probing, a power-of-two size at least four times the number of
 slots, splitmix64 of the raw int64 id, tombstone-free deletion by backward
 shift.  Total state is O(capacity) and no remapping pass over ids is needed.
 
@@ -34,11 +34,13 @@ import numpy as np
 
 from simcache.kernels._jit import COMPILED, jit, jit_inline
 from simcache.kernels._structs import push_front_at, unlink_at
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import EMPTY_TIMES
 
 _M64 = (1 << 64) - 1
-#: the cap the Python driver keeps: kernel state per cached object, bytes (tables included)
-BUDGET = 64
+#: the cap the Python driver keeps: kernel state per cached object, bytes (tables included); the queue
+#: layouts take 56-80 (rows of 40-48 B, a table of 4-8 int32 positions per slot)
+BUDGET = 80
 
 if COMPILED:
     # numba: explicit uint64 arithmetic wraps silently
@@ -190,20 +192,11 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, rec, tab, move_o
             _place(tab, rec, h, mask, x)
             used += s
             nres += 1
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2], sc[4], sc[5], sc[6] = head, tail, used, fhead, bump, nres
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 @jit
@@ -273,20 +266,11 @@ def sieve_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap
             _place(tab, rec, h, mask, x)
             used += s
             nres += 1
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6] = head, tail, used, hand, fhead, bump, nres
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 @jit_inline
@@ -343,20 +327,11 @@ def clock_hashed(ids, sizes, bsz, nxt_acc, times, base, warmup, cnt, hitout, cap
             _place(tab, rec, h, mask, x)
             used += s
             nres += 1
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2], sc[4], sc[5], sc[6] = head, tail, used, fhead, bump, nres
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 @jit
@@ -410,7 +385,12 @@ HASHED: dict[str, HashedSpec] = {
 
 
 def _table_size(slots: int) -> int:
-    return max(8, 1 << max(0, 2 * slots - 1).bit_length())
+    """Positions for ``slots`` slots: a power of two >= 4x, so at most a quarter is in use.
+
+    At half full (2x) a miss -- probing to an empty position, the victim's backward shift, the new
+    id's placement -- cost 40-60 % more: clusters grow quadratically with the load.
+    """
+    return max(8, 1 << max(0, 4 * slots - 1).bit_length())
 
 
 class HashedState:
@@ -461,7 +441,7 @@ class HashedState:
         rec = np.zeros((new, self.hspec.cols), dtype=np.int64)
         rec[:rows] = self.rec
         self.rec = rec
-        if 2 * new > self.tab.shape[0]:
+        if _table_size(new) > self.tab.shape[0]:
             tab = np.full(_table_size(new), -1, dtype=np.int32)
             _rehash(self.tab, tab, self.rec)
             self.tab = tab
@@ -503,10 +483,15 @@ def dense_bytes_per_object(spec: Any) -> int:
     return int(sum(np.dtype(a[1]).itemsize * (int(a[3]) if len(a) > 3 else 1) for a in spec.obj_arrays))
 
 
-def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_mode: bool) -> Any:
-    """A fresh bounded-layout state for dense spec ``spec``'s policy (in :data:`HASHED` or :data:`SLOTTED`)."""
-    sc, fp, _ = spec.init(int(capacity), spec.resolve(params), bytes_mode)
-    return make_hashed_state(spec, int(capacity), sc, fp)
+def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_mode: bool,
+                     rng: np.random.Generator | None = None) -> Any:
+    """A fresh bounded-layout state for dense spec ``spec``'s policy (in :data:`HASHED` or :data:`SLOTTED`).
+
+    ``rng``: for a seeded kernel, the generator its ``init`` draws from and its fixed arrays keep
+    (None: ``default_rng(0)``, as :meth:`~simcache.kernels.base.KernelSpec.new_state`).
+    """
+    init = spec.new_state(int(capacity), params, bytes_mode, rng=rng)  # no per-object rows yet: costs nothing
+    return make_hashed_state(spec, int(capacity), init.sc, init.fp, init.fixed)
 
 
 # --- slot-mapped kernels: the dense kernel's own arrays, indexed by slot instead of dense id -----------------
@@ -516,8 +501,14 @@ def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_
 # the raw id), ``keys[x]`` (slot x's raw id, and its hash << 32 | its table position, so freeing a slot
 # hashes nothing) and ``hs`` [free-list head, slots handed out, live slots].  A slot is live while its
 # object is in any list (resident or ghost); it is taken when an absent object enters a list and freed
-# (backward shift, free list threaded through link column 0) when it leaves the last one.  The dense
-# layout runs the same loop source compiled with ``hashed`` False, which never touches the table.
+# (backward shift; the free list is threaded through ``keys[x, 1]``, unused while x is free) when it leaves
+# the last one.  The dense layout runs the same loop source compiled with ``hashed`` False, which never
+# touches the table.
+#
+# The helpers here, and the kernels' own inlined helpers, leave their loops only through the loop condition
+# and touch each array last after their branches join: numba can then prune the reference counting of an
+# inlined function's array arguments, which otherwise costs two atomic operations per array per call --
+# in these loops, more than all the list work together.
 
 
 @jit_inline
@@ -530,11 +521,11 @@ def slot_hash(k):  # noqa: ANN001, ANN202
 def slot_find(tab, keys, k, h, mask):  # noqa: ANN001, ANN202
     """Slot of raw id ``k`` (hash ``h``), or -1 when it is in no list."""
     j = h & mask
-    while True:
-        x = tab[j]
-        if x < 0 or keys[x, 0] == k:
-            return x
+    x = tab[j]
+    while x >= 0 and keys[x, 0] != k:
         j = (j + 1) & mask
+        x = tab[j]
+    return x
 
 
 @jit_inline
@@ -563,7 +554,7 @@ def slot_new(tab, keys, lk, hs, k, h, mask):  # noqa: ANN001, ANN202
     """A slot for absent raw id ``k`` (hash ``h``): the free list first, then the next unused row."""
     x = hs[0]
     if x >= 0:
-        hs[0] = lk[x, 0]
+        hs[0] = keys[x, 1]
     else:
         x = hs[1]
         hs[1] += 1
@@ -593,7 +584,7 @@ def slot_free(tab, keys, lk, hs, x, mask):  # noqa: ANN001, ANN202
             keys[y, 1] = (e & ~np.int64(0xFFFFFFFF)) | i
             i = j
     tab[i] = -1
-    lk[x, 0] = hs[0]
+    keys[x, 1] = hs[0]
     hs[0] = x
     hs[2] -= 1
 
@@ -614,14 +605,22 @@ class SlotSpec:
 
     Args:
         name: the policy's registry name (its dense :class:`~simcache.kernels.base.KernelSpec` has the same).
-        fn: ``fn(ids, sizes, bsz, nxt, times, base, warmup, cnt, hitout, cap, sc, fp, *obj_arrays, keys, tab, hs)``,
-            raw int64 ids; returns the requests replayed, fewer than the chunk when it needed a slot and
+        fn: ``fn(ids, sizes, bsz, nxt, times, base, warmup, cnt, hitout, cap, sc, fp, *obj_arrays, *fixed, keys,
+            tab, hs)``, raw int64 ids; returns the requests replayed, fewer than the chunk when it needed a slot and
             none was left (the state is then consistent, and the caller grows it and goes on).
         pointers: ``sc[:pointers]`` are list heads and tails (object numbers, -1 for none).
         bound: ``bound(sc, capacity)``: the most units (entries or bytes) resident and ghost objects
             together can hold; divided by the smallest size seen it bounds the live slots.
         where: column of the dense kernel's first per-object array (``rec``, list links in columns 0
             and 1) that is 0 for an object in no list.
+        links: columns of ``rec`` (from 0) holding object numbers, renumbered when a dense state moves
+            (0 for a kernel without lists).
+        positional: per-object arrays indexed by position rather than by object (a heap, the random
+            kernel's key array), as (index among the per-object arrays, the column holding an object
+            number, None for a 1-D array of object numbers): a dense state moving over keeps their first
+            rows in place, object numbers renumbered, where other arrays are gathered by object.
+        adopt: ``adopt(state, dense, raw_of)`` in place of :meth:`SlotState.adopt`'s own moving, for a
+            layout those fields cannot describe (the redis kernels' dict chains and eviction pool).
     """
 
     name: str
@@ -629,6 +628,9 @@ class SlotSpec:
     pointers: int
     bound: Callable[[np.ndarray, int], int]
     where: int = 2
+    links: int = 2
+    positional: tuple[tuple[int, int | None], ...] = ()
+    adopt: Callable[[Any, Any, np.ndarray], None] | None = None
 
 
 class SlotState:
@@ -640,16 +642,20 @@ class SlotState:
         capacity: entries or bytes.
         sc: int64 scalars from the dense spec's ``init`` (same meaning, list pointers are slots).
         fp: float64 parameters from ``init``.
+        fixed: the fixed arrays from ``init`` (scratch views, a seeded kernel's generator), passed after
+            the per-slot arrays.
     """
 
     layout = "hashed"
 
-    def __init__(self, spec: Any, sspec: SlotSpec, capacity: int, sc: np.ndarray, fp: np.ndarray) -> None:
+    def __init__(self, spec: Any, sspec: SlotSpec, capacity: int, sc: np.ndarray, fp: np.ndarray,
+                 fixed: list[Any] | None = None) -> None:
         self.spec = spec
         self.sspec = sspec
         self.capacity = capacity
         self.sc = sc.copy()
         self.fp = fp.copy()
+        self.fixed = list(fixed or [])
         self.obj = [np.full(_obj_shape(0, a), a[2], dtype=a[1]) for a in spec.obj_arrays]
         self.keys = np.zeros((0, 2), dtype=np.int64)
         self.tab = np.full(_table_size(0), -1, dtype=np.int32)
@@ -685,7 +691,7 @@ class SlotState:
         keys = np.zeros((new, 2), dtype=np.int64)
         keys[:rows] = self.keys
         self.keys = keys
-        if 2 * new > self.tab.shape[0]:
+        if _table_size(new) > self.tab.shape[0]:
             tab = np.full(_table_size(new), -1, dtype=np.int32)
             _fill_table(tab, self.keys, self.tab[self.tab >= 0].astype(np.int64), False)
             self.tab = tab
@@ -703,7 +709,7 @@ class SlotState:
     def nbytes(self) -> int:
         """Bytes held by this state's arrays."""
         return int(sum(a.nbytes for a in self.obj) + self.keys.nbytes + self.tab.nbytes + self.hs.nbytes
-                   + self.sc.nbytes + self.fp.nbytes)
+                   + self.sc.nbytes + self.fp.nbytes + sum(getattr(a, "nbytes", 0) for a in self.fixed))
 
     def run(self, ids: np.ndarray, sizes: np.ndarray, bsz: np.ndarray, nxt: np.ndarray, base: int, warmup: int,
             hitout: np.ndarray, times: np.ndarray = EMPTY_TIMES) -> None:
@@ -713,14 +719,21 @@ class SlotState:
         while True:
             done = lo + int(self.sspec.fn(ids[lo:], sizes[lo:], bsz[lo:], _tail(nxt, lo), _tail(times, lo), base + lo,
                                           warmup, self.cnt, _tail(hitout, lo), self.capacity, self.sc,
-                                          self.fp, *self.obj, self.keys, self.tab, self.hs))
+                                          self.fp, *self.obj, *self.fixed, self.keys, self.tab, self.hs))
+            self.spec.check_stopped(self.sc)  # stopped short for good (int64 overflow), not for want of slots
             if done >= m:
                 return
             lo = done
             self._grow(max(2 * self.rows, self.rows + 1))
 
     def adopt(self, dense: Any, raw_of: np.ndarray) -> None:
-        """Take over a dense state's objects in any list (same lists, flags, counters); ``raw_of[d]``: d's raw id."""
+        """Take over a dense state's objects in any list (same lists, flags, heaps, counters, generator).
+
+        ``raw_of[d]`` is dense id d's raw id.
+        """
+        if self.sspec.adopt is not None:
+            self.sspec.adopt(self, dense, raw_of)
+            return
         rec = dense.obj[0]
         live = np.flatnonzero(rec[:, self.sspec.where] != 0)
         n = int(live.shape[0])
@@ -729,7 +742,16 @@ class SlotState:
         slot_of = np.full(rec.shape[0] + 1, -1, dtype=np.int64)  # slot_of[-1] = -1: a missing link stays missing
         slot_of[live] = np.arange(n)
         self.obj = [a[live].copy() for a in dense.obj]
-        self.obj[0][:, :2] = slot_of[self.obj[0][:, :2]]
+        links = self.sspec.links
+        self.obj[0][:, :links] = slot_of[self.obj[0][:, :links]]
+        for j, col in self.sspec.positional:  # the first n positions hold every live object
+            a = dense.obj[j][:n].copy()
+            if col is None:
+                a[:] = slot_of[a]
+            else:
+                a[:, col] = slot_of[a[:, col]]
+            self.obj[j] = a
+        self.fixed = list(dense.fixed)  # a seeded kernel's generator goes on with the same stream
         self.sc = dense.sc.copy()
         p = self.sspec.pointers
         self.sc[:p] = slot_of[self.sc[:p]]
@@ -764,8 +786,9 @@ def hashed_policies() -> list[str]:
     return sorted({*HASHED, *SLOTTED})
 
 
-def make_hashed_state(spec: Any, capacity: int, sc: np.ndarray, fp: np.ndarray) -> HashedState | SlotState:
-    """An empty bounded-layout state for dense spec ``spec`` from its ``init`` scalars."""
+def make_hashed_state(spec: Any, capacity: int, sc: np.ndarray, fp: np.ndarray,
+                      fixed: list[Any] | None = None) -> HashedState | SlotState:
+    """An empty bounded-layout state for dense spec ``spec`` from its ``init`` scalars (and fixed arrays)."""
     if spec.name in SLOTTED:
-        return SlotState(spec, SLOTTED[spec.name], capacity, sc, fp)
+        return SlotState(spec, SLOTTED[spec.name], capacity, sc, fp, fixed)
     return HashedState(HASHED[spec.name], capacity, sc, fp)

@@ -9,6 +9,7 @@ import numpy as np
 
 from simcache.kernels._jit import jit
 from simcache.kernels._structs import push_front, unlink
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
 
 # sc slots: 0 head, 1 tail, 2 used
@@ -51,20 +52,11 @@ def _queue(ids, sizes, bsz, base, warmup, cnt, hitout, cap, sc, lk, osize, res, 
             res[x] = 1
             osize[x] = s
             used += s
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
+        nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
         if want:
             hitout[i] = hit
     sc[0], sc[1], sc[2] = head, tail, used
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+    add_counts(cnt, nh, nm, nbh, nbm)
 
 
 @jit

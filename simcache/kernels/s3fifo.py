@@ -9,6 +9,7 @@ import numpy as np
 
 from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
 from simcache.kernels.hashed import SlotSpec, slot_free, slot_lookup, slot_new
 
@@ -25,10 +26,12 @@ _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 
 @jit_inline
 def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr, keys, tab, hs, mask, hashed):  # noqa: ANN001
+    # the loops exit only through their conditions: an array's last use then follows every branch, so the
+    # compiler can drop the reference counting of the inlined arguments (several times this loop's work)
     k = -1
-    if mu <= mcap and st >= 0:
+    if mu <= mcap:
         # S: promote the tails that were hit enough, evict the first that was not (its id goes to G)
-        while st >= 0:
+        while k < 0 and st >= 0:
             c = st
             s = osize[c]
             sh, st = unlink(rec, sh, st, c)
@@ -38,38 +41,35 @@ def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr
                 mh, mt = push_front(rec, mh, mt, c)
                 rec[c, 2] = 2
                 mu += s
-                continue
-            rec[c, 2] = 0
-            if s <= gcap:
-                gh, gt = push_front(rec, gh, gt, c)
-                rec[c, 2] = 3
-                gu += s
-                while gu > gcap:
-                    g = gt
-                    gh, gt = unlink(rec, gh, gt, g)
-                    rec[g, 2] = 0
-                    gu -= osize[g]
-                    if hashed:
-                        slot_free(tab, keys, rec, hs, g, mask)
-            elif hashed:
-                slot_free(tab, keys, rec, hs, c, mask)
-            k = c
-            break
-    if k < 0:
-        # M: a 2-bit CLOCK
-        while True:
-            c = mt
-            mh, mt = unlink(rec, mh, mt, c)
-            if rec[c, 3] > 0:
-                rec[c, 3] -= 1
-                mh, mt = push_front(rec, mh, mt, c)
-                continue
+            else:
+                rec[c, 2] = 0
+                if s <= gcap:
+                    gh, gt = push_front(rec, gh, gt, c)
+                    rec[c, 2] = 3
+                    gu += s
+                    while gu > gcap:
+                        g = gt
+                        gh, gt = unlink(rec, gh, gt, g)
+                        rec[g, 2] = 0
+                        gu -= osize[g]
+                        if hashed:
+                            slot_free(tab, keys, rec, hs, g, mask)
+                elif hashed:
+                    slot_free(tab, keys, rec, hs, c, mask)
+                k = c
+    # M: a 2-bit CLOCK
+    while k < 0:
+        c = mt
+        mh, mt = unlink(rec, mh, mt, c)
+        if rec[c, 3] > 0:
+            rec[c, 3] -= 1
+            mh, mt = push_front(rec, mh, mt, c)
+        else:
             mu -= osize[c]
             rec[c, 2] = 0
             if hashed:
                 slot_free(tab, keys, rec, hs, c, mask)
             k = c
-            break
     return sh, st, mh, mt, gh, gt, used - osize[k], su, mu, gu
 
 
@@ -165,21 +165,12 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             su += s
                 if ghost and hashed and rec[x, 2] == 0:  # a ghost refused again leaves its slot
                     slot_free(tab, keys, rec, hs, x, mask)
-            if base + i >= warmup:
-                if hit:
-                    nh += 1
-                    nbh += bsz[i]
-                else:
-                    nm += 1
-                    nbm += bsz[i]
+            nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit
         sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = sh, st, mh, mt, gh, gt
         sc[6], sc[7], sc[8], sc[9], sc[15] = used, su, mu, gu, first
-        cnt[0] += nh
-        cnt[1] += nm
-        cnt[2] += nbh
-        cnt[3] += nbm
+        add_counts(cnt, nh, nm, nbh, nbm)
         return done
 
     return s3fifo_slots

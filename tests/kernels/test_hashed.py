@@ -50,7 +50,7 @@ def _check_table(state: HashedState) -> None:
     size = tab.shape[0]
     occupied = np.flatnonzero(tab >= 0)
     assert occupied.shape[0] == state.resident
-    assert size >= 2 * state.rec.shape[0] and size & (size - 1) == 0
+    assert size >= 4 * state.rec.shape[0] and size & (size - 1) == 0
     # the residents are the slots on the list
     on_list = []
     x = int(state.sc[0])
@@ -106,7 +106,7 @@ def test_colliding_ids_match_reference(policy: str, picks: list[int], sizes_seed
 
 @pytest.mark.parametrize("policy", QUEUES)
 def test_table_stays_consistent_under_collisions(policy: str) -> None:
-    keys = _colliding(16, (15, 0, 1), 24)
+    keys = _colliding(32, (31, 0, 1), 24)
     rng = np.random.default_rng(5)
     st_ = new_hashed_state(KERNELS[policy], 8, {}, False)
     hits = 0
@@ -116,7 +116,7 @@ def test_table_stays_consistent_under_collisions(policy: str) -> None:
         before = int(st_.cnt[0])
         st_.run(ids, one, one, np.zeros(0, dtype=np.int64), 0, 0, np.zeros(0, dtype=np.int8))
         hits += int(st_.cnt[0]) - before
-        assert st_.tab.shape[0] == 16  # 8 slots, table twice as large: every key's home is 15, 0 or 1
+        assert st_.tab.shape[0] == 32  # 8 slots, a table four times as large: every key's home is 31, 0 or 1
         assert st_.resident == 8
         _check_table(st_)
     assert 0 < hits < 1000  # both hits and evictions happened
@@ -200,7 +200,7 @@ def test_state_bytes_per_cached_object_within_budget(policy: str, bytes_mode: bo
 
 
 def test_auto_keeps_small_dense_states_dense() -> None:
-    # 20,000 objects x 17 B is over 64 B x 1000 entries, but 340 KB in all is under the floor:
+    # 20,000 objects x 17 B is over 80 B x 1000 entries, but 340 KB in all is under the floor:
     # the faster dense layout stays
     class Catalogue(ArraySource):
         n_objects = 20_000
@@ -220,7 +220,7 @@ def test_auto_layout_follows_the_catalogue_and_the_distinct_count(monkeypatch: p
     class Catalogue(ArraySource):
         n_objects = 20_000
 
-    # 20,000 objects x 17 B is over 64 B x 1000 entries but not over 64 B x 10,000 entries
+    # 20,000 objects x 17 B is over 80 B x 1000 entries but not over 80 B x 10,000 entries
     rows = replay_fast(Catalogue(ids, chunk=4096), "lru", [1000, 10_000], bytes_mode=False)
     assert [r["state"] for r in rows] == ["hashed", "dense"]
     # without a declared catalogue the dense state moves over once the distinct count passes the budget
@@ -229,7 +229,8 @@ def test_auto_layout_follows_the_catalogue_and_the_distinct_count(monkeypatch: p
     dense = replay_fast(ArraySource(ids, chunk=4096), "lru", [1000, 10_000], bytes_mode=False, state="dense")
     for a, b, c in zip(rows, moved, dense, strict=True):
         assert (a["hits"], a["byte_hits"]) == (b["hits"], b["byte_hits"]) == (c["hits"], c["byte_hits"])
-    assert replay_fast(ArraySource(ids), "lfu", [10], bytes_mode=False)[0]["state"] == "dense"
+    # a policy without a bounded layout keeps the dense one
+    assert replay_fast(ArraySource(ids), "belady", [10], bytes_mode=False)[0]["state"] == "dense"
     assert replay_fast(ArraySource(ids), "arc", [10], bytes_mode=False)[0]["state"] == "hashed"
 
 
@@ -250,8 +251,8 @@ def test_moving_mid_trace_keeps_order_flags_and_hand(policy: str, monkeypatch: p
 
 def test_bad_layout_requests_are_usage_errors() -> None:
     ids = np.arange(10)
-    with pytest.raises(UsageError, match="no hashed kernel for policy 'lfu'"):
-        replay_fast(ArraySource(ids), "lfu", [2], bytes_mode=False, state="hashed")
+    with pytest.raises(UsageError, match="no hashed kernel for policy 'belady'"):
+        replay_fast(ArraySource(ids), "belady", [2], bytes_mode=False, state="hashed")
     with pytest.raises(UsageError, match="state must be one of"):
         replay_fast(ArraySource(ids), "lru", [2], bytes_mode=False, state="sparse")
 
@@ -272,14 +273,14 @@ def _check_slots(state: SlotState) -> None:
     """The table holds exactly the live slots (objects in some list), each reachable from its home position."""
     tab, keys, rec = state.tab, state.keys, state.obj[0]
     size = tab.shape[0]
-    assert size >= 2 * state.rows and size & (size - 1) == 0
+    assert size >= 4 * state.rows and size & (size - 1) == 0
     occupied = np.flatnonzero(tab >= 0)
     live = sorted(int(v) for v in tab[occupied])
     assert len(live) == state.resident == len(set(live))
     free, x = set(), int(state.hs[0])
-    while x >= 0:
+    while x >= 0:  # the free list runs through a free slot's keys[x, 1]
         free.add(x)
-        x = int(rec[x, 0])
+        x = int(keys[x, 1])
     handed = set(range(int(state.hs[1])))
     assert set(live) == handed - free
     assert all(rec[x, state.sspec.where] != 0 for x in live)
@@ -322,11 +323,12 @@ def test_slot_table_consistent_and_bounded_by_residents_and_ghosts(policy: str, 
     st_ = new_hashed_state(spec, cap, params, bytes_mode)
     assert isinstance(st_, SlotState)
     all_ids, all_sizes, out = [], [], []
-    for _ in range(30):
+    for chunk in range(30):
         ids = keys[rng.zipf(1.1, 97) % 200]
         sizes = (np.abs(ids) % 7 + 1) if bytes_mode else np.ones(97, dtype=np.int64)
         hit = np.zeros(97, dtype=np.int8)
-        st_.run(ids, sizes, sizes, np.zeros(0, dtype=np.int64), 0, 0, hit)
+        # each chunk's global start: LFU breaks ties by the global request index
+        st_.run(ids, sizes, sizes, np.zeros(0, dtype=np.int64), 97 * chunk, 0, hit)
         _check_slots(st_)
         # live slots never exceed what the directory can hold (residents + ghosts), however many ids pass
         assert st_.resident <= st_.rows <= st_.max_live()

@@ -124,3 +124,16 @@ def test_every_kernel_counts_from_the_warmup_on_like_the_reference(bytes_mode: b
     ref = replay(src, names, caps, bytes_mode=bytes_mode, warmup=0.3, engine="reference", seed=5)
     assert {r.engine for r in fast} == {"fast"} and all(r.requests == 1400 for r in fast)
     assert [tuple(r.as_dict()[k] for k in key) for r in fast] == [tuple(r.as_dict()[k] for k in key) for r in ref]
+
+
+def test_belady_state_follows_the_requested_objects_not_the_declared_catalogue() -> None:
+    # Belady holds the whole trace for its future anyway, so ids of a declared catalogue are remapped:
+    # 10^7 declared objects, 3,000 requested, and the state is sized by the 3,000
+    rng = np.random.default_rng(29)
+    ids = rng.integers(0, 10**7, 3000)[rng.zipf(1.2, 20_000) % 3000]
+    declared = ArraySource(ids, chunk=4096)
+    declared.n_objects = 10**7  # type: ignore[attr-defined]
+    (big,) = replay_fast(declared, "belady", [100], bytes_mode=False)
+    (plain,) = replay_fast(ArraySource(ids, chunk=4096), "belady", [100], bytes_mode=False)
+    assert big["hits"] == plain["hits"] and big["state_bytes"] == plain["state_bytes"]
+    assert big["state_bytes"] < 100 * 3000  # 37 B per requested object; the catalogue would be 370 MB

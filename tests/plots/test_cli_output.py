@@ -69,6 +69,12 @@ def test_detail_pages(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cdn_ttl" not in out  # three-tier's own parameters only
     out = _run(capsys, "policies", "s3fifo")
     assert "small_ratio" in out and "fraction of capacity for S" in out
+    assert "engines: fast kernel" in out and "bounded by the cached objects" in out
+    # what each kernel reads per request, and a policy with no bounded layout
+    assert "reads request times, raw ids" in _run(capsys, "policies", "redis-allkeys-lfu")
+    belady = _run(capsys, "policies", "belady")
+    assert "reads next-access indexes" in belady and "state per distinct object of the trace" in belady
+    assert json.loads(_run(capsys, "policies", "belady", "--json"))["engines"]["layouts"] == ["dense"]
     assert main(["models", "nope"]) == 2
 
 
