@@ -10,19 +10,27 @@ optional doorkeeper (kept here as a packed bit set; the reference uses one byte
 per bit, which holds the same information).  The five seeds come from the same
 ``rng.integers`` draw the reference makes, so a given generator gives the
 identical hit/miss sequence.
+
+Bounded (``SLOT_SPECS``): the same loops over *slots*, one per resident object, found through
+:mod:`simcache.kernels.hashed`'s slot table, which also hands the loop the raw ids (the ids it hashes);
+a slot is freed wherever its object leaves the cache.  The sketch is a fixed array in both layouts.
+Each loop source is compiled twice through the closure constant ``hashed``; the helpers that evict take the
+slot table as one argument ``tb`` (0 over dense ids: see :func:`simcache.kernels.slru.free_slot`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from simcache.kernels._jit import COMPILED, jit, jit_inline
 from simcache.kernels._structs import push_front, unlink
+from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import KernelSpec
-from simcache.kernels.slru import seg_evict, seg_hit, seg_insert
+from simcache.kernels.hashed import SlotSpec, slot_lookup, slot_new
+from simcache.kernels.slru import free_slot, no_table, seg_evict, seg_hit, seg_insert
 
 # where (rec[x, 2]): 0 absent, 1 window, 2 probation, 3 protected
 # sc slots: 0/1 window head/tail, 2/3 probation, 4/5 protected, 6/7/8 window/probation/protected used,
@@ -34,6 +42,8 @@ from simcache.kernels.slru import seg_evict, seg_hit, seg_insert
 # rec[x]: 0/1 links (newer, older), 2 where, 3 unused, 4..7 the key's counter in each sketch row (offsets into sk,
 #         computed once at insertion: a resident key's counters never move), one 32-byte record;
 # hsh[x]: the raw id (the key's hash), read only by the doorkeeper
+# x is a dense id, or in the bounded layout a slot (tab, keys, hs: simcache.kernels.hashed's slot table;
+# tmask = -1 when the table is empty, the dense layout)
 _OBJ = (("rec", np.int32, 0, 8), ("osize", np.int64, 0), ("hsh", np.int64, 0))
 _MAX_WIDTH = 1 << 22
 
@@ -136,85 +146,97 @@ def _cbf_decay(cbf):  # noqa: ANN001, ANN202
 # libCacheSim's variant: sc slots 0/1 window head/tail, 2..5 main segments' heads/tails, 6 window used,
 # 7/8 segment occupancy, 9 window capacity, 10 main capacity, 11/12 segment shares, 13 CBF hashes,
 # 14 main-hit counter, 15 its limit (32 x main), 24 variant flag (1); rec[x, 2]: 1 window, 2/3 segments
-@jit
-def wtinylfu_libcachesim_kernel(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001
-                                rec, osize, hsh, cbf, dk):
-    """libCacheSim's W-TinyLFU (:class:`simcache.policies.wtinylfu.LibCacheSimWTinyLFU`) on one chunk."""
-    wh, wt, wu = sc[0], sc[1], sc[6]
-    wcap, mcap, nhash, rc, rmax = sc[9], sc[10], sc[13], sc[14], sc[15]
-    nh = nm = nbh = nbm = 0
-    want = hitout.shape[0] > 0
-    for i in range(ids.shape[0]):
-        x = ids[i]
-        s = sizes[i]
-        w = rec[x, 2]
-        hit = w != 0
-        if hit:
-            if w == 1:
-                if wh != x:
-                    wh, wt = unlink(rec, wh, wt, x)
-                    wh, wt = push_front(rec, wh, wt, x)
-            else:
-                seg_hit(rec, osize, sc, 2, 7, 11, 2, 2, x)
-                _cbf_add(cbf, raw[i], nhash)
-                rc += 1
-                if rc >= rmax:
-                    rc = 0
-                    _cbf_decay(cbf)
-        elif s <= cap and s <= wcap and s <= mcap and s <= sc[11]:
-            while wu + sc[7] + sc[8] + s > cap:
-                # WTinyLFU_evict: window tails move to main while it has room; one comparison ends the step
-                while True:
-                    if wt < 0:
-                        seg_evict(rec, osize, sc, 2, 7, 2)
-                        break
-                    c = wt
-                    cs = osize[c]
-                    if sc[7] + sc[8] + cs <= mcap:
-                        wh, wt = unlink(rec, wh, wt, c)
-                        wu -= cs
-                        seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap)
-                        _cbf_add(cbf, hsh[c], nhash)
-                        continue
-                    v = sc[3] if sc[3] >= 0 else sc[5]
-                    if _cbf_est(cbf, hsh[c], nhash) > _cbf_est(cbf, hsh[v], nhash):
-                        seg_evict(rec, osize, sc, 2, 7, 2)
-                        wh, wt = unlink(rec, wh, wt, c)
-                        wu -= cs
-                        seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap)
-                    else:
-                        wh, wt = unlink(rec, wh, wt, c)
-                        wu -= cs
-                        rec[c, 2] = 0
-                    _cbf_add(cbf, hsh[c], nhash)
+def _libcachesim_loop(hashed: bool) -> Callable[..., int]:
+    """libCacheSim's W-TinyLFU loop over dense ids (``hashed`` False: the table arguments are unused) or slots."""
+
+    @jit
+    def wtinylfu_lcs_slots(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+                           rec, osize, hsh, cbf, dk, keys, tab, hs):
+        """libCacheSim's W-TinyLFU (:class:`simcache.policies.wtinylfu.LibCacheSimWTinyLFU`) on one chunk.
+
+        Dense ids with their raw ids in ``raw``, or raw ids through the slot table; returns the requests done.
+        """
+        wh, wt, wu = sc[0], sc[1], sc[6]
+        wcap, mcap, nhash, rc, rmax = sc[9], sc[10], sc[13], sc[14], sc[15]
+        tmask = tab.shape[0] - 1
+        tb = (tab, keys, hs, tmask) if hashed else 0
+        room = rec.shape[0]
+        done = ids.shape[0]
+        nh = nm = nbh = nbm = 0
+        want = hitout.shape[0] > 0
+        for i in range(ids.shape[0]):
+            key = ids[i]
+            s = sizes[i]
+            if hashed:
+                ht, x, full = slot_lookup(tab, keys, key, tmask, s, cap, hs, room)
+                if full:
+                    done = i  # no slot left for an object that may enter: the caller grows the state
                     break
-            wh, wt = push_front(rec, wh, wt, x)
-            rec[x, 2] = 1
-            wu += s
-            osize[x] = s
-            hsh[x] = raw[i]
-            _cbf_add(cbf, raw[i], nhash)
-        if base + i >= warmup:
-            if hit:
-                nh += 1
-                nbh += bsz[i]
+                w = rec[x, 2] if x >= 0 else 0
+                hk = key
             else:
-                nm += 1
-                nbm += bsz[i]
-        if want:
-            hitout[i] = hit
-    sc[0], sc[1], sc[6], sc[14] = wh, wt, wu, rc
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+                ht = 0
+                x = key
+                w = rec[x, 2]
+                hk = raw[i]
+            hit = w != 0
+            if hit:
+                if w == 1:
+                    if wh != x:
+                        wh, wt = unlink(rec, wh, wt, x)
+                        wh, wt = push_front(rec, wh, wt, x)
+                else:
+                    seg_hit(rec, osize, sc, 2, 7, 11, 2, 2, x, tb)
+                    _cbf_add(cbf, hk, nhash)
+                    rc += 1
+                    if rc >= rmax:
+                        rc = 0
+                        _cbf_decay(cbf)
+            elif s <= cap and s <= wcap and s <= mcap and s <= sc[11]:
+                while wu + sc[7] + sc[8] + s > cap:
+                    # WTinyLFU_evict: window tails move to main while it has room; one comparison ends the step
+                    while True:
+                        if wt < 0:
+                            seg_evict(rec, osize, sc, 2, 7, 2, tb)
+                            break
+                        c = wt
+                        cs = osize[c]
+                        if sc[7] + sc[8] + cs <= mcap:
+                            wh, wt = unlink(rec, wh, wt, c)
+                            wu -= cs
+                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap, tb)
+                            _cbf_add(cbf, hsh[c], nhash)
+                            continue
+                        v = sc[3] if sc[3] >= 0 else sc[5]
+                        if _cbf_est(cbf, hsh[c], nhash) > _cbf_est(cbf, hsh[v], nhash):
+                            seg_evict(rec, osize, sc, 2, 7, 2, tb)
+                            wh, wt = unlink(rec, wh, wt, c)
+                            wu -= cs
+                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap, tb)
+                        else:
+                            wh, wt = unlink(rec, wh, wt, c)
+                            wu -= cs
+                            rec[c, 2] = 0
+                        _cbf_add(cbf, hsh[c], nhash)
+                        if hashed and rec[c, 2] == 0:  # rejected: in no list any more
+                            free_slot(tb, rec, c)
+                        break
+                if hashed:
+                    x = slot_new(tab, keys, rec, hs, key, ht, tmask)
+                wh, wt = push_front(rec, wh, wt, x)
+                rec[x, 2] = 1
+                wu += s
+                osize[x] = s
+                hsh[x] = hk
+                _cbf_add(cbf, hk, nhash)
+            nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
+            if want:
+                hitout[i] = hit
+        sc[0], sc[1], sc[6], sc[14] = wh, wt, wu, rc
+        add_counts(cnt, nh, nm, nbh, nbm)
+        return done
 
-
-def wtinylfu_or_libcachesim(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
-                            rec, osize, hsh, sk, dk):
-    """W-TinyLFU on one chunk: the sketch kernel, or libCacheSim's for its variant (``sc[24]``)."""
-    fn = wtinylfu_libcachesim_kernel if sc[24] != 0 else wtinylfu_kernel
-    fn(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk)
+    return wtinylfu_lcs_slots
 
 
 @jit_inline
@@ -298,7 +320,7 @@ def _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample):  # noqa: ANN001, ANN202
 
 
 @jit_inline
-def _main_victim(rec, osize, ph, pt, qh, qt, pu, qu):  # noqa: ANN001, ANN202
+def _main_victim(rec, osize, ph, pt, qh, qt, pu, qu, tb):  # noqa: ANN001, ANN202
     # probation's LRU key, else protected's
     if pt >= 0:
         k = pt
@@ -309,153 +331,196 @@ def _main_victim(rec, osize, ph, pt, qh, qt, pu, qu):  # noqa: ANN001, ANN202
         qh, qt = unlink(rec, qh, qt, k)
         qu -= osize[k]
     rec[k, 2] = 0
+    free_slot(tb, rec, k)
     return ph, pt, qh, qt, pu, qu
 
 
 @jit_inline
-def _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu):  # noqa: ANN001, ANN202
+def _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu, tb):  # noqa: ANN001, ANN202
     # the reference's _victim: main first, the window only when main is empty
     if pt >= 0 or qt >= 0:
-        ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
+        ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu, tb)
     else:
         k = wt
         wh, wt = unlink(rec, wh, wt, k)
         wu -= osize[k]
         rec[k, 2] = 0
+        free_slot(tb, rec, k)
     return wh, wt, ph, pt, qh, qt, wu, pu, qu
 
 
-@jit
-def wtinylfu_kernel(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk):  # noqa: ANN001
-    """W-TinyLFU replay of one chunk; ``raw`` holds the chunk's raw ids (what the sketch hashes)."""
-    wh, wt, ph, pt, qh, qt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
-    wu, pu, qu = sc[6], sc[7], sc[8]
-    wcap, mcap, qcap, mask, sample, adds, dkmask = sc[9], sc[10], sc[11], sc[12], sc[13], sc[14], sc[15]
-    s0, s1, s2, s3, s4 = sc[16], sc[17], sc[18], sc[19], sc[20]
-    weighted, nres, sfac = sc[21], sc[22], sc[23]
-    factor = fp[0]
-    width = mask + 1
-    nh = nm = nbh = nbm = 0
-    want = hitout.shape[0] > 0
-    for i in range(ids.shape[0]):
-        x = ids[i]
-        s = sizes[i]
-        w = rec[x, 2]
-        hit = w != 0
-        if hit:
-            adds = _inc(sk, dk, rec, x, raw[i], dkmask, s4, adds, sample)
-            if w == 1:
-                if wh != x:
-                    wh, wt = unlink(rec, wh, wt, x)
-                    wh, wt = push_front(rec, wh, wt, x)
-            elif w == 3:
-                if qh != x:
-                    qh, qt = unlink(rec, qh, qt, x)
-                    qh, qt = push_front(rec, qh, qt, x)
+def _paper_loop(hashed: bool) -> Callable[..., int]:
+    """The W-TinyLFU loop over dense ids (``hashed`` False: the table arguments are unused) or slots (True)."""
+
+    @jit
+    def wtinylfu_slots(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk,  # noqa: ANN001, ANN201
+                       keys, tab, hs):
+        """W-TinyLFU replay of one chunk; returns the requests done.
+
+        Dense ids with their raw ids (what the sketch hashes) in ``raw``, or raw ids through the slot table.
+        """
+        wh, wt, ph, pt, qh, qt = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5]
+        wu, pu, qu = sc[6], sc[7], sc[8]
+        wcap, mcap, qcap, mask, sample, adds, dkmask = sc[9], sc[10], sc[11], sc[12], sc[13], sc[14], sc[15]
+        s0, s1, s2, s3, s4 = sc[16], sc[17], sc[18], sc[19], sc[20]
+        weighted, nres, sfac = sc[21], sc[22], sc[23]
+        factor = fp[0]
+        width = mask + 1
+        tmask = tab.shape[0] - 1
+        tb = (tab, keys, hs, tmask) if hashed else 0
+        room = rec.shape[0]
+        done = ids.shape[0]
+        nh = nm = nbh = nbm = 0
+        want = hitout.shape[0] > 0
+        for i in range(ids.shape[0]):
+            key = ids[i]
+            s = sizes[i]
+            if hashed:
+                ht, x, full = slot_lookup(tab, keys, key, tmask, s, cap, hs, room)
+                if full:
+                    done = i  # no slot left for an object that may enter: the caller grows the state
+                    break
+                w = rec[x, 2] if x >= 0 else 0
+                h = key
             else:
-                ph, pt = unlink(rec, ph, pt, x)
-                pu -= osize[x]
-                qh, qt = push_front(rec, qh, qt, x)
-                rec[x, 2] = 3
-                qu += osize[x]
-                while qu > qcap:
-                    k = qt
-                    qh, qt = unlink(rec, qh, qt, k)
-                    qu -= osize[k]
-                    ph, pt = push_front(rec, ph, pt, k)
-                    rec[k, 2] = 2
-                    pu += osize[k]
-            if s != osize[x]:
-                # the reference's _resize: the segment's occupancy follows, then the base class refits
-                d = s - osize[x]
-                osize[x] = s
+                ht = 0
+                x = key
                 w = rec[x, 2]
-                if w == 1:
-                    wu += d
-                elif w == 2:
-                    pu += d
-                else:
-                    qu += d
-                if s > cap:
-                    if w == 1:
-                        wh, wt = unlink(rec, wh, wt, x)
-                        wu -= s
-                    elif w == 2:
-                        ph, pt = unlink(rec, ph, pt, x)
-                        pu -= s
-                    else:
-                        qh, qt = unlink(rec, qh, qt, x)
-                        qu -= s
-                    rec[x, 2] = 0
-                    nres -= 1
-                else:
-                    while wu + pu + qu > cap:
-                        wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
-                        nres -= 1
-        elif s <= cap:
-            h = raw[i]
-            # the reference's _follow_entries: a weighted cache's sketch follows the entries held
-            ent = min(nres + 1, cap)
-            grow = False
-            if weighted == 0:
-                if s != 1:
-                    weighted = 1
-                    grow = True
-            elif ent * factor > width and width < _MAX_WIDTH:
-                grow = True
-            if grow:
-                mask, sample, dkmask = _resketch(rec, hsh, sk, dk, (wh, ph, qh), ent, factor, sfac, dkmask >= 0,
-                                                 s0, s1, s2, s3)
-                width = mask + 1
-                adds = 0
-            nres += 1
-            _slots(rec, x, h, width, mask, s0, s1, s2, s3)
-            adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
-            hsh[x] = h
-            osize[x] = s
-            wh, wt = push_front(rec, wh, wt, x)
-            rec[x, 2] = 1
-            wu += s
-            while wu > wcap:
-                c = wt
-                cs = osize[c]
-                wh, wt = unlink(rec, wh, wt, c)
-                wu -= cs
-                admit = pu + qu + cs <= mcap
-                if not admit and cs <= mcap:
-                    v = pt if pt >= 0 else qt
-                    if _est(sk, dk, rec, c, hsh[c], dkmask, s4) > _est(sk, dk, rec, v, hsh[v], dkmask, s4):
-                        while pu + qu + cs > mcap:
-                            ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu)
-                            nres -= 1
-                        admit = True
-                if admit:
-                    ph, pt = push_front(rec, ph, pt, c)
-                    rec[c, 2] = 2
-                    pu += cs
-                else:
-                    rec[c, 2] = 0
-                    nres -= 1
-            # a hit that grew a key can leave main above its share; never exceed the whole cache
-            while wu + pu + qu > cap:
-                wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu)
-                nres -= 1
-        if base + i >= warmup:
+                h = raw[i]
+            hit = w != 0
             if hit:
-                nh += 1
-                nbh += bsz[i]
-            else:
-                nm += 1
-                nbm += bsz[i]
-        if want:
-            hitout[i] = hit
-    sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = wh, wt, ph, pt, qh, qt
-    sc[6], sc[7], sc[8], sc[14] = wu, pu, qu, adds
-    sc[12], sc[13], sc[15], sc[21], sc[22] = mask, sample, dkmask, weighted, nres
-    cnt[0] += nh
-    cnt[1] += nm
-    cnt[2] += nbh
-    cnt[3] += nbm
+                adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
+                if w == 1:
+                    if wh != x:
+                        wh, wt = unlink(rec, wh, wt, x)
+                        wh, wt = push_front(rec, wh, wt, x)
+                elif w == 3:
+                    if qh != x:
+                        qh, qt = unlink(rec, qh, qt, x)
+                        qh, qt = push_front(rec, qh, qt, x)
+                else:
+                    ph, pt = unlink(rec, ph, pt, x)
+                    pu -= osize[x]
+                    qh, qt = push_front(rec, qh, qt, x)
+                    rec[x, 2] = 3
+                    qu += osize[x]
+                    while qu > qcap:
+                        k = qt
+                        qh, qt = unlink(rec, qh, qt, k)
+                        qu -= osize[k]
+                        ph, pt = push_front(rec, ph, pt, k)
+                        rec[k, 2] = 2
+                        pu += osize[k]
+                if s != osize[x]:
+                    # the reference's _resize: the segment's occupancy follows, then the base class refits
+                    d = s - osize[x]
+                    osize[x] = s
+                    w = rec[x, 2]
+                    if w == 1:
+                        wu += d
+                    elif w == 2:
+                        pu += d
+                    else:
+                        qu += d
+                    if s > cap:
+                        if w == 1:
+                            wh, wt = unlink(rec, wh, wt, x)
+                            wu -= s
+                        elif w == 2:
+                            ph, pt = unlink(rec, ph, pt, x)
+                            pu -= s
+                        else:
+                            qh, qt = unlink(rec, qh, qt, x)
+                            qu -= s
+                        rec[x, 2] = 0
+                        nres -= 1
+                        if hashed:
+                            free_slot(tb, rec, x)
+                    else:
+                        while wu + pu + qu > cap:
+                            wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu,
+                                                                         qu, tb)
+                            nres -= 1
+            elif s <= cap:
+                # the reference's _follow_entries: a weighted cache's sketch follows the entries held
+                ent = min(nres + 1, cap)
+                grow = False
+                if weighted == 0:
+                    if s != 1:
+                        weighted = 1
+                        grow = True
+                elif ent * factor > width and width < _MAX_WIDTH:
+                    grow = True
+                if grow:
+                    mask, sample, dkmask = _resketch(rec, hsh, sk, dk, (wh, ph, qh), ent, factor, sfac, dkmask >= 0,
+                                                     s0, s1, s2, s3)
+                    width = mask + 1
+                    adds = 0
+                nres += 1
+                if hashed:
+                    x = slot_new(tab, keys, rec, hs, key, ht, tmask)
+                _slots(rec, x, h, width, mask, s0, s1, s2, s3)
+                adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
+                hsh[x] = h
+                osize[x] = s
+                wh, wt = push_front(rec, wh, wt, x)
+                rec[x, 2] = 1
+                wu += s
+                while wu > wcap:
+                    c = wt
+                    cs = osize[c]
+                    wh, wt = unlink(rec, wh, wt, c)
+                    wu -= cs
+                    admit = pu + qu + cs <= mcap
+                    if not admit and cs <= mcap:
+                        v = pt if pt >= 0 else qt
+                        if _est(sk, dk, rec, c, hsh[c], dkmask, s4) > _est(sk, dk, rec, v, hsh[v], dkmask, s4):
+                            while pu + qu + cs > mcap:
+                                ph, pt, qh, qt, pu, qu = _main_victim(rec, osize, ph, pt, qh, qt, pu, qu, tb)
+                                nres -= 1
+                            admit = True
+                    if admit:
+                        ph, pt = push_front(rec, ph, pt, c)
+                        rec[c, 2] = 2
+                        pu += cs
+                    else:
+                        rec[c, 2] = 0
+                        nres -= 1
+                        if hashed:
+                            free_slot(tb, rec, c)
+                # a hit that grew a key can leave main above its share; never exceed the whole cache
+                while wu + pu + qu > cap:
+                    wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu, tb)
+                    nres -= 1
+            nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
+            if want:
+                hitout[i] = hit
+        sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] = wh, wt, ph, pt, qh, qt
+        sc[6], sc[7], sc[8], sc[14] = wu, pu, qu, adds
+        sc[12], sc[13], sc[15], sc[21], sc[22] = mask, sample, dkmask, weighted, nres
+        add_counts(cnt, nh, nm, nbh, nbm)
+        return done
+
+    return wtinylfu_slots
+
+
+_paper_dense, _paper_hashed = _paper_loop(False), _paper_loop(True)
+_lcs_dense, _lcs_hashed = _libcachesim_loop(False), _libcachesim_loop(True)
+
+
+def wtinylfu_or_libcachesim(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+                            rec, osize, hsh, sk, dk):
+    """W-TinyLFU on one chunk of dense ids (``raw``: their raw ids): the sketch loop, or libCacheSim's (``sc[24]``)."""
+    fn = _lcs_dense if sc[24] != 0 else _paper_dense
+    fn(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk, *no_table())
+
+
+def wtinylfu_slots(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp,  # noqa: ANN001, ANN201
+                   rec, osize, hsh, sk, dk, keys, tab, hs):
+    """W-TinyLFU on one chunk of raw ids through the slot table (either variant); returns the requests done."""
+    fn = _lcs_hashed if sc[24] != 0 else _paper_hashed
+    return fn(ids, sizes, bsz, raw, times, base, warmup, cnt, hitout, cap, sc, fp, rec, osize, hsh, sk, dk, keys, tab,
+              hs)
 
 
 def sketch_width(capacity: int, factor: float) -> int:
@@ -509,3 +574,5 @@ WTINYLFU = KernelSpec(
     _init, _OBJ, check=_check, needs_raw=True, seeded=True,
 )
 SPECS = (WTINYLFU,)
+# residents only (the sketch is a fixed array): window and main hold at most the capacity
+SLOT_SPECS = (SlotSpec("wtinylfu", wtinylfu_slots, 6, lambda sc, cap: cap),)
