@@ -169,16 +169,22 @@ NSEG = 4  # libCacheSim's SLRU.c: n_seg = 4
 
 @jit_inline
 def seg_evict(rec, osize, sc, h0, u0, nseg, tb):  # noqa: ANN001, ANN201
-    """SLRU_evict: the tail of the lowest non-empty segment leaves; returns its size (0: nothing)."""
-    for j in range(nseg):
-        k = sc[h0 + 2 * j + 1]
-        if k >= 0:
-            sc[h0 + 2 * j], sc[h0 + 2 * j + 1] = unlink(rec, sc[h0 + 2 * j], k, k)
-            sc[u0 + j] -= osize[k]
-            rec[k, 2] = 0
-            free_slot(tb, rec, k)
-            return osize[k]
-    return 0
+    """SLRU_evict: the tail of the lowest non-empty segment leaves; returns its size.
+
+    Every caller evicts from an area holding more units than it may, so some segment is non-empty.  No
+    branch or early return around the arrays: numba then prunes their reference counting (see
+    :mod:`simcache.kernels.hashed`).
+    """
+    j = 0
+    while j < nseg - 1 and sc[h0 + 2 * j + 1] < 0:
+        j += 1
+    k = sc[h0 + 2 * j + 1]
+    sc[h0 + 2 * j], sc[h0 + 2 * j + 1] = unlink(rec, sc[h0 + 2 * j], k, k)
+    s = osize[k]
+    sc[u0 + j] -= s
+    rec[k, 2] = 0
+    free_slot(tb, rec, k)
+    return s
 
 
 @jit_inline
@@ -201,7 +207,8 @@ def seg_fix(rec, osize, sc, h0, u0, c0, nseg, woff, top, tb):  # noqa: ANN001, A
     """
     ev = 0
     lvl = top
-    while True:
+    fixed = False
+    while not fixed:
         if sc[u0 + lvl] > sc[c0 + lvl]:
             if lvl == 0:
                 ev += seg_evict(rec, osize, sc, h0, u0, nseg, tb)
@@ -209,9 +216,10 @@ def seg_fix(rec, osize, sc, h0, u0, c0, nseg, woff, top, tb):  # noqa: ANN001, A
                 seg_move(rec, osize, sc, h0, u0, woff, sc[h0 + 2 * lvl + 1], lvl - 1)
                 lvl -= 1
         elif lvl == top:
-            return ev
+            fixed = True
         else:
             lvl += 1
+    return ev
 
 
 @jit_inline
@@ -219,26 +227,23 @@ def seg_hit(rec, osize, sc, h0, u0, c0, nseg, woff, x, tb):  # noqa: ANN001, ANN
     """SLRU_find of resident x; returns the size its cooling evicted (x itself may be among it)."""
     ev = 0
     j = rec[x, 2] - woff
-    if j == nseg - 1:
-        seg_move(rec, osize, sc, h0, u0, woff, x, j)
-        return ev
-    seg_move(rec, osize, sc, h0, u0, woff, x, j + 1)
-    # an evicted x has rec[x, 2] == 0 (a freed slot keeps its columns but 0, and nothing takes it meanwhile)
-    while rec[x, 2] != 0 and sc[u0 + rec[x, 2] - woff] > sc[c0 + rec[x, 2] - woff]:
+    seg_move(rec, osize, sc, h0, u0, woff, x, min(j + 1, nseg - 1))  # the top segment: to its head
+    # an evicted x has rec[x, 2] == 0 (a freed slot keeps its columns but 0, and nothing takes it meanwhile);
+    # in the top segment the loop finds nothing over its share: x's move did not change its units
+    while j < nseg - 1 and rec[x, 2] != 0 and sc[u0 + rec[x, 2] - woff] > sc[c0 + rec[x, 2] - woff]:
         ev += seg_fix(rec, osize, sc, h0, u0, c0, nseg, woff, rec[x, 2] - woff, tb)
     return ev
 
 
 @jit_inline
-def seg_insert(rec, osize, sc, h0, u0, c0, nseg, woff, x, s, mcap, tb):  # noqa: ANN001, ANN201
-    """SLRU_insert of x (size s) into an area of ``mcap`` units; returns the size evicted for it."""
+def seg_insert(rec, osize, sc, h0, u0, c0, nseg, woff, x, mcap, tb):  # noqa: ANN001, ANN201
+    """SLRU_insert of x (its size in ``osize[x]``) into an area of ``mcap`` units; returns the size evicted for it."""
+    s = osize[x]
     ev = 0
-    j = -1
-    for t in range(nseg):
-        if sc[u0 + t] + s <= sc[c0 + t]:
-            j = t
-            break
-    if j < 0:
+    j = 0
+    while j < nseg and sc[u0 + j] + s > sc[c0 + j]:
+        j += 1
+    if j == nseg:
         mu = 0
         for t in range(nseg):
             mu += sc[u0 + t]
@@ -248,7 +253,7 @@ def seg_insert(rec, osize, sc, h0, u0, c0, nseg, woff, x, s, mcap, tb):  # noqa:
             mu -= e
         j = 0
     sc[h0 + 2 * j], sc[h0 + 2 * j + 1] = push_front(rec, sc[h0 + 2 * j], sc[h0 + 2 * j + 1], x)
-    sc[u0 + j] += s
+    sc[u0 + j] += osize[x]  # read again after the branch: see seg_evict
     rec[x, 2] = woff + j
     return ev
 
@@ -288,7 +293,7 @@ def _s4lru_loop(hashed: bool) -> Callable[..., int]:
                 if hashed:
                     x = slot_new(tab, keys, rec, hs, key, h, mask)
                 osize[x] = s
-                used += s - seg_insert(rec, osize, sc, 4, 16, 20, NSEG, 1, x, s, cap, tb)
+                used += s - seg_insert(rec, osize, sc, 4, 16, 20, NSEG, 1, x, cap, tb)
             nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit

@@ -204,7 +204,7 @@ def _libcachesim_loop(hashed: bool) -> Callable[..., int]:
                         if sc[7] + sc[8] + cs <= mcap:
                             wh, wt = unlink(rec, wh, wt, c)
                             wu -= cs
-                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap, tb)
+                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, mcap, tb)
                             _cbf_add(cbf, hsh[c], nhash)
                             continue
                         v = sc[3] if sc[3] >= 0 else sc[5]
@@ -212,7 +212,7 @@ def _libcachesim_loop(hashed: bool) -> Callable[..., int]:
                             seg_evict(rec, osize, sc, 2, 7, 2, tb)
                             wh, wt = unlink(rec, wh, wt, c)
                             wu -= cs
-                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, cs, mcap, tb)
+                            seg_insert(rec, osize, sc, 2, 7, 11, 2, 2, c, mcap, tb)
                         else:
                             wh, wt = unlink(rec, wh, wt, c)
                             wu -= cs
