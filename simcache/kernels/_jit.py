@@ -41,7 +41,7 @@ def jit(fn: F) -> F:
 
 
 def jit_inline(fn: F) -> F:
-    """Like :func:`jit`, for small helpers: inlined into their callers at the IR level.
+    """Like :func:`jit`, for small helpers: compiled into their callers at the IR level (numba's ``inline="always"``).
 
     Inlining matters: a call that passes arrays costs reference counting and
     argument packing on every request, several times the work of the list update itself.

@@ -58,7 +58,7 @@ def _trim_ghosts(rec, osize, hb1, tb1, hb2, tb2, u1, u2, ub1, ub2, cap, keys, ta
             ub1 -= s
         rec[g, 2] = 0
         if hashed:
-            slot_free(tab, keys, rec, hs, g, mask)
+            slot_free(tab, keys, hs, g, mask)
     return hb1, tb1, hb2, tb2, ub1, ub2
 
 
@@ -123,7 +123,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         used -= s
                         rec[x, 2] = 0
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
@@ -190,7 +190,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         if g >= 0:
                             rec[g, 2] = 0
                             if hashed:
-                                slot_free(tab, keys, rec, hs, g, mask)
+                                slot_free(tab, keys, hs, g, mask)
                         if not from_t1:
                             h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
                                 rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
@@ -204,7 +204,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             ub1 -= osize[g]
                             rec[g, 2] = 0
                             if hashed:
-                                slot_free(tab, keys, rec, hs, g, mask)
+                                slot_free(tab, keys, hs, g, mask)
                         while u1 + s > cap:
                             k = t1
                             h1, t1 = unlink(rec, h1, t1, k)
@@ -212,7 +212,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             used -= osize[k]
                             rec[k, 2] = 0
                             if hashed:
-                                slot_free(tab, keys, rec, hs, k, mask)
+                                slot_free(tab, keys, hs, k, mask)
                     else:
                         # case B: keep the whole directory within 2c
                         while hb2 >= 0 and u1 + u2 + ub1 + ub2 + s > 2 * cap:
@@ -221,13 +221,13 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             ub2 -= osize[g]
                             rec[g, 2] = 0
                             if hashed:
-                                slot_free(tab, keys, rec, hs, g, mask)
+                                slot_free(tab, keys, hs, g, mask)
                     while used + s > cap:
                         h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2 = _replace(
                             rec, osize, h1, t1, h2, t2, hb1, tb1, hb2, tb2, used, u1, u2, ub1, ub2, p, False)
                     target = 1
                 if x < 0:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 osize[x] = s
                 used += s
                 rec[x, 2] = target

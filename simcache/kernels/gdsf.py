@@ -73,7 +73,7 @@ def _evict_lowest(hp, pos, hn, rec, osize, pr, used, keys, tab, hs, mask, hashed
     rec[v, 0] = 0
     used -= osize[v]
     if hashed:
-        slot_free(tab, keys, rec, hs, v, mask)
+        slot_free(tab, keys, hs, v, mask)
     return hn, used, infl
 
 
@@ -126,7 +126,7 @@ def _greedydual_loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 0] = 0
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             hn, used, infl = _evict_lowest(hp, pos, hn, rec, osize, pr, used, keys, tab, hs, mask,
@@ -134,7 +134,7 @@ def _greedydual_loop(hashed: bool) -> Callable[..., int]:
             elif s <= cap and lcs:
                 # libCacheSim's GDSF: insert, then evict the lowest (maybe the newcomer) until it fits
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 rec[x, 0] = 1
                 freq[x] = 1
                 osize[x] = s
@@ -148,7 +148,7 @@ def _greedydual_loop(hashed: bool) -> Callable[..., int]:
                 while used + s > cap and hn > 0:
                     hn, used, infl = _evict_lowest(hp, pos, hn, rec, osize, pr, used, keys, tab, hs, mask, hashed)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 seq += 1
                 rec[x, 0] = 1
                 freq[x] = 1
@@ -252,9 +252,9 @@ def _lfuda_loop(hashed: bool) -> Callable[..., int]:
                 while used + s > cap and used > 0:
                     v, hn, mn, used = _lfuda_evict(rec, pos, osize, freq, pr, hp, hn, mn, used)
                     if hashed:
-                        slot_free(tab, keys, rec, hs, v, mask)
+                        slot_free(tab, keys, hs, v, mask)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 f = mn + 1
                 if f > mx:
                     mx = f

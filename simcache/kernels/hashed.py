@@ -69,6 +69,10 @@ else:
         return _home(k, 0x7FFFFFFF)
 
 
+#: splitmix64 of a value's 64 bits, then ``& mask``: the one mix of the hashed structures here (compiled or not)
+splitmix_masked = _home
+
+
 def home_slot(key: int, table_size: int) -> int:
     """Table position where probing for raw id ``key`` starts (splitmix64 of its 64 bits, low bits).
 
@@ -505,9 +509,9 @@ def new_hashed_state(spec: Any, capacity: int, params: Mapping[str, Any], bytes_
 # the last one.  The dense layout runs the same loop source compiled with ``hashed`` False, which never
 # touches the table.
 #
-# The helpers here, and the kernels' own inlined helpers, leave their loops only through the loop condition
-# and touch each array last after their branches join: numba can then prune the reference counting of an
-# inlined function's array arguments, which otherwise costs two atomic operations per array per call --
+# The helpers here, and the kernels' own ``jit_inline`` helpers, leave their loops only through the loop condition
+# and touch each array last after their branches join: numba can then prune the reference counting of a
+# ``jit_inline`` function's array arguments, which otherwise costs two atomic operations per array per call --
 # in these loops, more than all the list work together.
 
 
@@ -550,7 +554,7 @@ def _slot_place(tab, keys, h, mask, x):  # noqa: ANN001, ANN202
 
 
 @jit_inline
-def slot_new(tab, keys, lk, hs, k, h, mask):  # noqa: ANN001, ANN202
+def slot_new(tab, keys, hs, k, h, mask):  # noqa: ANN001, ANN202
     """A slot for absent raw id ``k`` (hash ``h``): the free list first, then the next unused row."""
     x = hs[0]
     if x >= 0:
@@ -565,7 +569,7 @@ def slot_new(tab, keys, lk, hs, k, h, mask):  # noqa: ANN001, ANN202
 
 
 @jit_inline
-def slot_free(tab, keys, lk, hs, x, mask):  # noqa: ANN001, ANN202
+def slot_free(tab, keys, hs, x, mask):  # noqa: ANN001, ANN202
     """Take slot ``x`` (in no list any more) out of the table by backward shift and onto the free list.
 
     ``keys[x, 1]`` holds the id's hash (high half) and the slot's table position (low half): no hashing.

@@ -69,7 +69,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 0] = 0
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             v = hp[0, 2]
@@ -77,7 +77,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             rec[v, 0] = 0
                             used -= osize[v]
                             if hashed:
-                                slot_free(tab, keys, rec, hs, v, mask)
+                                slot_free(tab, keys, hs, v, mask)
             elif s <= cap:
                 while used + s > cap and hn > 0:
                     v = hp[0, 2]
@@ -85,9 +85,9 @@ def _loop(hashed: bool) -> Callable[..., int]:
                     rec[v, 0] = 0
                     used -= osize[v]
                     if hashed:
-                        slot_free(tab, keys, rec, hs, v, mask)
+                        slot_free(tab, keys, hs, v, mask)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 hn = heap_push(hp, pos, hn, x, 1, base + i)
                 rec[x, 0] = 1
                 osize[x] = s

@@ -62,7 +62,7 @@ def _prune(rec, osize, sh, st, nh, nt, nu, tb):  # noqa: ANN001
             nu -= osize[b]
             rec[b, 6] = 0
             # in no list now (a resident HIR key stays in Q; state 0 is the key being admitted)
-            free_slot(tb, rec, b)
+            free_slot(tb, b)
     return sh, st, nh, nt, nu
 
 
@@ -99,10 +99,10 @@ def _evict(rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, nlim, tb):  #
                 sh, st = unlink_at(rec, 0, sh, st, o)
                 rec[o, 7] = 0
                 rec[o, 6] = 0
-                free_slot(tb, rec, o)
+                free_slot(tb, o)
         else:
             rec[k, 6] = 0
-            free_slot(tb, rec, k)
+            free_slot(tb, k)
     else:
         k = st
         sk = osize[k]
@@ -111,7 +111,7 @@ def _evict(rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, nlim, tb):  #
         lu -= sk
         nlir -= 1
         rec[k, 6] = 0
-        free_slot(tb, rec, k)
+        free_slot(tb, k)
         sh, st, nh, nt, nu = _prune(rec, osize, sh, st, nh, nt, nu, tb)
     return sh, st, qh, qt, nh, nt, used - sk, lu, nu, nlir
 
@@ -135,7 +135,7 @@ def _remove(rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, x, tb):  # n
             sh, st = unlink_at(rec, 0, sh, st, x)
             rec[x, 7] = 0
         rec[x, 6] = 0
-    free_slot(tb, rec, x)
+    free_slot(tb, x)
     return sh, st, qh, qt, nh, nt, used - sx, lu, nu, nlir
 
 
@@ -213,7 +213,7 @@ def _paper_loop(hashed: bool) -> Callable[..., int]:
                     sh, st, qh, qt, nh, nt, used, lu, nu, nlir = _evict(
                         rec, osize, sh, st, qh, qt, nh, nt, used, lu, nu, nlir, nlim, tb)
                 if hashed and x < 0:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                     rec[x, 6] = 0
                     rec[x, 7] = 0
                 osize[x] = s
@@ -316,7 +316,7 @@ def _l_nhdel(rec, sc, x):  # noqa: ANN001, ANN202
 def _l_drop(rec, tb, k):  # noqa: ANN001, ANN202
     # an object in no list (and not pinned) gives its slot back
     if rec[k, 6] == 0:
-        free_slot(tb, rec, k)
+        free_slot(tb, k)
 
 
 @jit
@@ -416,7 +416,7 @@ def _libcachesim_loop(hashed: bool) -> Callable[..., int]:
                 else:
                     hit = False
                     if s <= cap:  # a slot for the entries it may get (given back below if it gets none)
-                        x = slot_new(tab, keys, rec, hs, key, h, mask)
+                        x = slot_new(tab, keys, hs, key, h, mask)
                         rec[x, 6] = 0
                 if x >= 0:
                     rec[x, 6] |= PIN_REQ

@@ -78,21 +78,21 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         k, n = _take(rec, order, n, rec[x, 1])
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, k, mask)
+                            slot_free(tab, keys, hs, k, mask)
                     else:
                         while used > cap:
                             k, n = _take(rec, order, n, rng.integers(0, n))
                             used -= osize[k]
                             if hashed:
-                                slot_free(tab, keys, rec, hs, k, mask)
+                                slot_free(tab, keys, hs, k, mask)
             elif s <= cap:
                 while used + s > cap and n > 0:
                     k, n = _take(rec, order, n, rng.integers(0, n))
                     used -= osize[k]
                     if hashed:
-                        slot_free(tab, keys, rec, hs, k, mask)
+                        slot_free(tab, keys, hs, k, mask)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 rec[x, 1] = n
                 rec[x, 0] = 1
                 order[n] = x

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from simcache.kernels._jit import COMPILED, jit, jit_inline
+from simcache.kernels._jit import jit, jit_inline
 from simcache.kernels._tally import add_counts, tally
 from simcache.kernels.base import InitResult, KernelSpec
 from simcache.kernels.hashed import (
@@ -63,6 +63,7 @@ from simcache.kernels.hashed import (
     slot_hash,
     slot_lookup,
     slot_new,
+    splitmix_masked,
 )
 from simcache.policies import policy_class
 from simcache.policies.redis import _RAND_BATCH as RAND_BATCH  # the batch the reference's generator calls draw
@@ -90,30 +91,15 @@ _KINDS = {"lru": LRU, "lfu": LFU, "random": RANDOM, "ttl": TTL, "none": NONE}
 #   2 x's salted hash (its low 63 bits), 3 the LRU clock, or for LFU ``last decrement minute << 8 | counter``
 #   (as Redis packs an object's 24-bit lru field, db.c updateLFU)
 # bhead: bucket heads, four per object (or slot), bucket b at bhead[b >> 2, b & 3] (a reshaped flat view is a
-#   local array, reference-counted wherever the inlined closures read it); samp: dictGetSomeKeys' output (scratch)
+#   local array, reference-counted wherever the closures compiled into the loop read it); samp: dictGetSomeKeys' output (scratch)
 # fixed arrays: words (the random batch), pool keys, pool scores, pool keys' raw ids (the bounded layout's), the generator
 # bounded layout: these arrays by slot, plus the slot table (keys, tab, hs); a free slot's size is -1
 _OBJ = (("rec", np.int64, -1, 4), ("bhead", np.int32, -1, 4), ("samp", np.int32, 0))
 
-if COMPILED:
-    # numba: explicit uint64 arithmetic wraps silently, as the reference's masked Python ints do
-
-    @jit_inline
-    def _key_hash(raw, salt):  # noqa: ANN001, ANN202
-        # the reference's _Dict._hash: splitmix64(key_hash64(key) ^ salt), integers hashing as themselves
-        x = (np.uint64(raw) ^ np.uint64(salt)) + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return np.int64((x ^ (x >> np.uint64(31))) & np.uint64(_LOW63))
-
-else:
-    # plain Python: numpy scalars warn on wrap-around, so the same mix runs on Python ints
-
-    def _key_hash(raw, salt):  # noqa: ANN001, ANN202
-        x = (((int(raw) ^ int(salt)) & _M64) + 0x9E3779B97F4A7C15) & _M64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-        return (x ^ (x >> 31)) & _LOW63
+@jit_inline
+def _key_hash(raw, salt):  # noqa: ANN001, ANN202
+    # the reference's _Dict._hash: splitmix64(key_hash64(key) ^ salt), integers hashing as themselves
+    return splitmix_masked(raw ^ salt, _LOW63)
 
 
 @jit
@@ -421,7 +407,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 0] = -1
                         discard(x)
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             v = victim(clock, minutes, True)
@@ -429,11 +415,11 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             used -= rec[v, 0]
                             rec[v, 0] = -1
                             if hashed:
-                                slot_free(tab, keys, rec, hs, v, mask)
+                                slot_free(tab, keys, hs, v, mask)
             elif 0 <= s <= cap:
                 # _on_insert: store, then evict_to(capacity); nothing eligible left refuses the write
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 rec[x, 0] = s
                 used += s
                 add(x, key)
@@ -449,14 +435,14 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             rec[x, 0] = -1
                             discard(x)
                             if hashed:
-                                slot_free(tab, keys, rec, hs, x, mask)
+                                slot_free(tab, keys, hs, x, mask)
                         refused += 1
                         break
                     discard(v)
                     used -= rec[v, 0]
                     rec[v, 0] = -1
                     if hashed:
-                        slot_free(tab, keys, rec, hs, v, mask)
+                        slot_free(tab, keys, hs, v, mask)
             nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit

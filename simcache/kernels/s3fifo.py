@@ -27,7 +27,7 @@ _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 @jit_inline
 def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr, keys, tab, hs, mask, hashed):  # noqa: ANN001
     # the loops exit only through their conditions: an array's last use then follows every branch, so the
-    # compiler can drop the reference counting of the inlined arguments (several times this loop's work)
+    # compiler can drop the reference counting of the ``jit_inline`` helper's array arguments (several times this loop's work)
     k = -1
     if mu <= mcap:
         # S: promote the tails that were hit enough, evict the first that was not (its id goes to G)
@@ -53,9 +53,9 @@ def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr
                         rec[g, 2] = 0
                         gu -= osize[g]
                         if hashed:
-                            slot_free(tab, keys, rec, hs, g, mask)
+                            slot_free(tab, keys, hs, g, mask)
                 elif hashed:
-                    slot_free(tab, keys, rec, hs, c, mask)
+                    slot_free(tab, keys, hs, c, mask)
                 k = c
     # M: a 2-bit CLOCK
     while k < 0:
@@ -68,7 +68,7 @@ def _evict(rec, osize, sh, st, mh, mt, gh, gt, used, su, mu, gu, mcap, gcap, thr
             mu -= osize[c]
             rec[c, 2] = 0
             if hashed:
-                slot_free(tab, keys, rec, hs, c, mask)
+                slot_free(tab, keys, hs, c, mask)
             k = c
     return sh, st, mh, mt, gh, gt, used - osize[k], su, mu, gu
 
@@ -132,7 +132,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 2] = 0
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             sh, st, mh, mt, gh, gt, used, su, mu, gu = _evict(
@@ -151,7 +151,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         first = 0
                     if ghost or not (refuse and s >= scap):
                         if x < 0:
-                            x = slot_new(tab, keys, rec, hs, key, h, mask)
+                            x = slot_new(tab, keys, hs, key, h, mask)
                         osize[x] = s
                         used += s
                         rec[x, 3] = 0
@@ -164,7 +164,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                             rec[x, 2] = 1
                             su += s
                 if ghost and hashed and rec[x, 2] == 0:  # a ghost refused again leaves its slot
-                    slot_free(tab, keys, rec, hs, x, mask)
+                    slot_free(tab, keys, hs, x, mask)
             nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit

@@ -4,7 +4,7 @@ Bounded (``SLOT_SPECS``): the same loops over *slots*, one per resident object (
 found through :mod:`simcache.kernels.hashed`'s slot table; a slot is freed wherever its object leaves the
 cache.  Each loop source is compiled twice through the closure constant ``hashed``.  The helpers that evict
 take the slot table as one argument ``tb``: ``(tab, keys, hs, mask)`` over slots, the integer 0 over dense
-ids, for which :func:`free_slot` compiles to nothing -- passing the table's arrays into helpers inlined into
+ids, for which :func:`free_slot` compiles to nothing -- passing the table's arrays into ``jit_inline`` helpers of
 the dense loop, where they go unused, made it up to 1.7x slower (S4LRU: reference counts on every call).
 """
 
@@ -36,10 +36,10 @@ def no_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(3, dtype=np.int64)
 
 
-def free_slot(tb, rec, x):  # noqa: ANN001, ANN201
+def free_slot(tb, x):  # noqa: ANN001, ANN201
     """Give slot ``x`` (in no list any more) back to the slot table ``tb = (tab, keys, hs, mask)``; 0: no table."""
     if isinstance(tb, tuple):
-        slot_free(tb[0], tb[1], rec, tb[2], x, tb[3])
+        slot_free(tb[0], tb[1], tb[2], x, tb[3])
 
 
 if COMPILED:
@@ -47,12 +47,12 @@ if COMPILED:
     from numba.extending import overload
 
     @overload(free_slot)  # type: ignore[untyped-decorator]
-    def _free_slot(tb, rec, x):  # noqa: ANN001, ANN202
+    def _free_slot(tb, x):  # noqa: ANN001, ANN202
         # chosen by tb's type when the caller compiles: the dense loops' integer 0 leaves nothing behind (a call
-        # to nothing, which LLVM drops); over slots, a call per freed slot (inlined, numba's SSA pass warns)
+        # to nothing, which LLVM drops); over slots, a call per freed slot (numba compiles it into the caller; its SSA pass warns)
         if isinstance(tb, types.Integer):
-            return lambda tb, rec, x: None
-        return lambda tb, rec, x: slot_free(tb[0], tb[1], rec, tb[2], x, tb[3])
+            return lambda tb, x: None
+        return lambda tb, x: slot_free(tb[0], tb[1], tb[2], x, tb[3])
 
 
 @jit_inline
@@ -76,7 +76,7 @@ def _evict(rec, osize, ph, pt, qh, qt, used, qu, tb):  # noqa: ANN001, ANN202
         qh, qt = unlink(rec, qh, qt, k)
         qu -= osize[k]
     rec[k, 2] = 0
-    free_slot(tb, rec, k)
+    free_slot(tb, k)
     return ph, pt, qh, qt, used - osize[k], qu
 
 
@@ -135,7 +135,7 @@ def _slru_loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 2] = 0
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             ph, pt, qh, qt, used, qu = _evict(rec, osize, ph, pt, qh, qt, used, qu, tb)
@@ -143,7 +143,7 @@ def _slru_loop(hashed: bool) -> Callable[..., int]:
                 while used + s > cap and (pt >= 0 or qt >= 0):
                     ph, pt, qh, qt, used, qu = _evict(rec, osize, ph, pt, qh, qt, used, qu, tb)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 ph, pt = push_front(rec, ph, pt, x)
                 rec[x, 2] = 1
                 osize[x] = s
@@ -183,7 +183,7 @@ def seg_evict(rec, osize, sc, h0, u0, nseg, tb):  # noqa: ANN001, ANN201
     s = osize[k]
     sc[u0 + j] -= s
     rec[k, 2] = 0
-    free_slot(tb, rec, k)
+    free_slot(tb, k)
     return s
 
 
@@ -291,7 +291,7 @@ def _s4lru_loop(hashed: bool) -> Callable[..., int]:
                 while used + s > cap and used > 0:
                     used -= seg_evict(rec, osize, sc, 4, 16, NSEG, tb)
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, h, mask)
+                    x = slot_new(tab, keys, hs, key, h, mask)
                 osize[x] = s
                 used += s - seg_insert(rec, osize, sc, 4, 16, 20, NSEG, 1, x, cap, tb)
             nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)

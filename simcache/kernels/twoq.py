@@ -25,7 +25,7 @@ _OBJ = (("rec", np.int32, 0, 4), ("osize", np.int64, 0))
 @jit_inline
 def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, keys, tab, hs, mask, hashed):  # noqa: ANN001
     # each array is last used after the branches join: the compiler can then drop the reference counting
-    # of the inlined arguments (two atomic operations per array per call, more than the list work)
+    # of the ``jit_inline`` helper's array arguments (two atomic operations per array per call, more than the list work)
     from_in = it >= 0 and (iu > kin or mt < 0)
     k = it if from_in else mt
     s = osize[k]
@@ -40,14 +40,14 @@ def _evict(rec, osize, ih, it, mh, mt, oh, ot, used, iu, ou, kin, kout, lcs, key
         ou += s
     rec[k, 2] = 3 if to_ghost else 0
     if hashed and not to_ghost:
-        slot_free(tab, keys, rec, hs, k, mask)
+        slot_free(tab, keys, hs, k, mask)
     while ou > kout:  # only after a push: A1out is within Kout between evictions
         g = ot
         oh, ot = unlink(rec, oh, ot, g)
         rec[g, 2] = 0
         ou -= osize[g]
         if hashed:
-            slot_free(tab, keys, rec, hs, g, mask)
+            slot_free(tab, keys, hs, g, mask)
     return ih, it, mh, mt, oh, ot, used - s, iu, ou
 
 
@@ -108,7 +108,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 2] = 0
                         used -= s
                         if hashed:
-                            slot_free(tab, keys, rec, hs, x, mask)
+                            slot_free(tab, keys, hs, x, mask)
                     else:
                         while used > cap:
                             ih, it, mh, mt, oh, ot, used, iu, ou = _evict(
@@ -133,10 +133,10 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[k, 2] = 0
                         used -= osize[k]
                         if hashed:
-                            slot_free(tab, keys, rec, hs, k, mask)
+                            slot_free(tab, keys, hs, k, mask)
                 if admit:
                     if x < 0:
-                        x = slot_new(tab, keys, rec, hs, key, h, mask)
+                        x = slot_new(tab, keys, hs, key, h, mask)
                     osize[x] = s
                     used += s
                     if ghost:
@@ -147,7 +147,7 @@ def _loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 2] = 1
                         iu += s
                 if ghost and hashed and rec[x, 2] == 0:  # a ghost refused leaves its slot
-                    slot_free(tab, keys, rec, hs, x, mask)
+                    slot_free(tab, keys, hs, x, mask)
             nh, nm, nbh, nbm = tally(base + i >= warmup, hit, bsz[i], nh, nm, nbh, nbm)
             if want:
                 hitout[i] = hit

@@ -219,10 +219,10 @@ def _libcachesim_loop(hashed: bool) -> Callable[..., int]:
                             rec[c, 2] = 0
                         _cbf_add(cbf, hsh[c], nhash)
                         if hashed and rec[c, 2] == 0:  # rejected: in no list any more
-                            free_slot(tb, rec, c)
+                            free_slot(tb, c)
                         break
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, ht, tmask)
+                    x = slot_new(tab, keys, hs, key, ht, tmask)
                 wh, wt = push_front(rec, wh, wt, x)
                 rec[x, 2] = 1
                 wu += s
@@ -331,7 +331,7 @@ def _main_victim(rec, osize, ph, pt, qh, qt, pu, qu, tb):  # noqa: ANN001, ANN20
         qh, qt = unlink(rec, qh, qt, k)
         qu -= osize[k]
     rec[k, 2] = 0
-    free_slot(tb, rec, k)
+    free_slot(tb, k)
     return ph, pt, qh, qt, pu, qu
 
 
@@ -345,7 +345,7 @@ def _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu, tb):  # noqa: ANN001
         wh, wt = unlink(rec, wh, wt, k)
         wu -= osize[k]
         rec[k, 2] = 0
-        free_slot(tb, rec, k)
+        free_slot(tb, k)
     return wh, wt, ph, pt, qh, qt, wu, pu, qu
 
 
@@ -435,7 +435,7 @@ def _paper_loop(hashed: bool) -> Callable[..., int]:
                         rec[x, 2] = 0
                         nres -= 1
                         if hashed:
-                            free_slot(tb, rec, x)
+                            free_slot(tb, x)
                     else:
                         while wu + pu + qu > cap:
                             wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu,
@@ -458,7 +458,7 @@ def _paper_loop(hashed: bool) -> Callable[..., int]:
                     adds = 0
                 nres += 1
                 if hashed:
-                    x = slot_new(tab, keys, rec, hs, key, ht, tmask)
+                    x = slot_new(tab, keys, hs, key, ht, tmask)
                 _slots(rec, x, h, width, mask, s0, s1, s2, s3)
                 adds = _inc(sk, dk, rec, x, h, dkmask, s4, adds, sample)
                 hsh[x] = h
@@ -487,7 +487,7 @@ def _paper_loop(hashed: bool) -> Callable[..., int]:
                         rec[c, 2] = 0
                         nres -= 1
                         if hashed:
-                            free_slot(tb, rec, c)
+                            free_slot(tb, c)
                 # a hit that grew a key can leave main above its share; never exceed the whole cache
                 while wu + pu + qu > cap:
                     wh, wt, ph, pt, qh, qt, wu, pu, qu = _victim(rec, osize, wh, wt, ph, pt, qh, qt, wu, pu, qu, tb)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from simcache.policies.base import Key, Policy, PolicyError, register
-from simcache.policies.wtinylfu import key_hash64
+from simcache.policies.wtinylfu import key_hash64, mix64
 
 EVPOOL_SIZE = 16  # candidates kept across evictions (evict.c)
 LFU_INIT_VAL = 5  # counter of a new key (server.h)
@@ -20,13 +20,6 @@ _M64 = (1 << 64) - 1
 DICT_HT_INITIAL_SIZE = 4  # dict.h
 HASHTABLE_MIN_FILL = 10  # percent below which serverCron shrinks a table (server.h)
 _RAND_BATCH = 1024  # 64-bit random words drawn from the Generator at a time
-
-
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
 
 
 def _next_power(n: int) -> int:
@@ -79,7 +72,7 @@ class _Dict:
         return key in self.hashes
 
     def _hash(self, key: Key) -> int:
-        return _splitmix64(key_hash64(key) ^ self.salt)
+        return mix64(key_hash64(key) ^ self.salt)
 
     def _resize(self, size: int) -> None:
         new: list[list[Key]] = [[] for _ in range(size)]
